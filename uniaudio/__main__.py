@@ -1,0 +1,5 @@
+import sys
+
+from uniaudio.cli import main
+
+sys.exit(main())
