@@ -24,14 +24,13 @@ naming the dotted field and what it accepts.
 invalid Train config: opt.schedule: Input should be 'cosine' or 'inverse_sqrt' (got 'linear')
 """
 
-from __future__ import annotations
 
 import argparse
 import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
