@@ -1,0 +1,178 @@
+"""Stream the example store into batches: per-rank file shards, token budget, task weights, resumable.
+
+Determinism and resume: the table is pinned to one Delta version (recorded as lineage); each epoch
+shuffles the file list with ``(seed, epoch)`` and deals files round-robin to ranks; each rank reads its
+files in order (Ray Data with ``preserve_order``, or pyarrow), resamples tasks and cuts token-budget
+batches with generators seeded by ``(seed, epoch, rank)``. The stream is therefore a pure function of
+(table version, config, epoch, rank), and the loader state is just ``(epoch, batches_done)``: resuming
+replays the epoch's stream and skips the batches already trained on (I/O only, no model work).
+
+Why not Ray Train's dataset sharding: ``streaming_split`` hands out blocks dynamically, so the rows a
+rank sees differ between runs and mid-epoch resume cannot be exact. Training is step-based, so ranks
+never wait on each other at epoch ends (each rank rolls over to its next epoch independently).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+
+import numpy as np
+
+from uniaudio.config import ConfigBase
+from uniaudio.data.batch import Batch, Example, collate
+from uniaudio.data.batching import resample, task_repeat_factors, token_budget_batches
+
+COLUMNS = ["task", "example_id", "split", "n_q", "n_frames", "prefix_len", "frames",
+           "cont_positions", "cont_values", "cont_dim"]
+
+
+class LoaderConfig(ConfigBase):
+    max_frames_per_batch: int = 4096  # padded frames per batch (batch size x longest example)
+    max_batch_size: int = 256
+    buffer_size: int = 512  # examples sorted into length buckets at a time
+    max_example_frames: int = 4000  # longer examples are skipped (and counted)
+    task_weights: dict[str, float] = {}  # per-task multipliers of the sampling rate
+    alpha: float | None = None  # task resampling p_t ~ n_t ** alpha (None: as stored)
+    seed: int = 0
+    reader: Literal["ray", "arrow"] = "ray"
+
+
+@dataclass
+class StoreSnapshot:
+    """One version of the example store: its data files and per-split task counts."""
+
+    uri: str
+    version: int
+    root: str
+    files: list[str]
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> task -> rows
+
+    @classmethod
+    def open(cls, uri: str, version: int | None = None) -> "StoreSnapshot":
+        from pipelines import delta
+
+        if not delta.is_table(uri):
+            from uniaudio.errors import UserFacingError
+
+            raise UserFacingError(f"no example store (Delta table) at {uri}; build it with `uniaudio examples`")
+        dt = delta.open_table(uri, version)
+        meta = delta.read_table(uri, dt.version(), columns=["split", "task"])
+        counts: dict[str, dict[str, int]] = {}
+        for split, task in zip(meta.column("split").to_pylist(), meta.column("task").to_pylist()):
+            counts.setdefault(split, {}).setdefault(task, 0)
+            counts[split][task] += 1
+        root = uri[len("file://"):] if uri.startswith("file://") else uri
+        return cls(uri, dt.version(), root.rstrip("/"), sorted(dt.file_uris()), counts)
+
+
+def _partition_values(path: str, root: str) -> dict[str, str]:
+    rel = path[len(root):].strip("/") if path.startswith(root) else path
+    return dict(part.split("=", 1) for part in rel.split("/")[:-1] if "=" in part)
+
+
+def _iter_rows_arrow(files: list[str], root: str) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    for f in files:
+        table = pq.read_table(f)
+        extra = _partition_values(f, root)
+        for row in table.to_pylist():
+            row.update({k: v for k, v in extra.items() if row.get(k) is None})
+            yield row
+
+
+def _iter_rows_ray(files: list[str], root: str) -> Iterator[dict[str, Any]]:
+    import ray.data
+    from ray.data.datasource.partitioning import Partitioning
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True  # the stream must be a function of the file order
+    ds = ray.data.read_parquet(files, partitioning=Partitioning("hive", base_dir=root))
+    for batch in ds.iter_batches(batch_format="pyarrow", prefetch_batches=2):
+        yield from batch.to_pylist()
+
+
+class BatchLoader:
+    """An endless iterator of :class:`Batch` for one rank, with ``state_dict`` for exact resume."""
+
+    def __init__(self, snap: StoreSnapshot, cfg: LoaderConfig, split: str = "train", rank: int = 0,
+                 world: int = 1, pad_id: int = 0, epochs: int | None = None):
+        self.snap, self.cfg, self.split, self.rank, self.world, self.pad_id = snap, cfg, split, rank, world, pad_id
+        self.epochs = epochs  # None = endless (step-based training)
+        self.epoch = 0
+        self.batches_done = 0
+        self.skipped_long = 0
+        self.counts = snap.counts.get(split, {})
+        if not self.counts:
+            from uniaudio.errors import UserFacingError
+
+            raise UserFacingError(f"example store {snap.uri} v{snap.version} has no {split!r} examples")
+        self.factors = task_repeat_factors(self.counts, cfg.task_weights, cfg.alpha)
+        self.wait_s = 0.0  # time spent producing batches (the trainer reports it as loader wait)
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches_done": self.batches_done, "version": self.snap.version}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state.get("version", self.snap.version) != self.snap.version:
+            raise ValueError(f"loader state is for table version {state['version']}, not {self.snap.version}")
+        self.epoch, self.batches_done = int(state["epoch"]), int(state["batches_done"])
+
+    # -- stream -----------------------------------------------------------------------------------
+    def _rank_files(self, epoch: int) -> tuple[list[str], bool]:
+        files = list(self.snap.files)
+        np.random.default_rng([self.cfg.seed, epoch]).shuffle(files)
+        if len(files) >= self.world:
+            return files[self.rank :: self.world], False
+        return files, True  # fewer files than ranks: every rank reads all, keeps every world-th row
+
+    def _examples(self, epoch: int) -> Iterator[Example]:
+        files, stride = self._rank_files(epoch)
+        reader = _iter_rows_ray if self.cfg.reader == "ray" else _iter_rows_arrow
+        for i, row in enumerate(reader(files, self.snap.root)):
+            if stride and i % self.world != self.rank:
+                continue
+            if row["split"] != self.split:
+                continue
+            if int(row["n_frames"]) > self.cfg.max_example_frames:
+                self.skipped_long += 1
+                continue
+            yield Example.from_row(row)
+
+    def epoch_batches(self, epoch: int) -> Iterator[Batch]:
+        rng = np.random.default_rng([self.cfg.seed, epoch, self.rank])
+        buf: list[Example] = []
+        for ex in resample(self._examples(epoch), self.factors, rng):
+            buf.append(ex)
+            if len(buf) >= self.cfg.buffer_size:
+                yield from self._cut(buf, rng)
+                buf = []
+        if buf:
+            yield from self._cut(buf, rng)
+
+    def _cut(self, buf: list[Example], rng: np.random.Generator) -> Iterator[Batch]:
+        for group in token_budget_batches(buf, self.cfg.max_frames_per_batch, rng, self.cfg.max_batch_size):
+            yield collate(group, self.pad_id)
+
+    def __iter__(self) -> Iterator[Batch]:
+        while self.epochs is None or self.epoch < self.epochs:
+            skip = self.batches_done
+            produced = 0
+            t0 = time.perf_counter()
+            for batch in self.epoch_batches(self.epoch):
+                produced += 1
+                if produced <= skip:
+                    continue
+                self.batches_done = produced
+                self.wait_s += time.perf_counter() - t0
+                yield batch
+                t0 = time.perf_counter()
+            if produced == 0:
+                from uniaudio.errors import UserFacingError
+
+                raise UserFacingError(f"rank {self.rank} got no {self.split} batches from {self.snap.uri}")
+            self.epoch += 1
+            self.batches_done = 0
