@@ -83,6 +83,22 @@ def append(
     return open_table(uri).version()
 
 
+def delete(uri: str, predicate: str, commit_properties: Mapping[str, str] | None = None) -> int:
+    """Delete the rows matching the SQL ``predicate`` in ONE atomic commit; returns the new version.
+
+    Only the files holding matching rows are rewritten (zstd, like :func:`append`). Used to drop
+    superseded rows of the token store (changed or deleted source rows).
+    """
+    from deltalake import CommitProperties, WriterProperties
+
+    open_table(uri).delete(
+        predicate,
+        writer_properties=WriterProperties(compression="ZSTD"),
+        commit_properties=CommitProperties(custom_metadata=dict(commit_properties)) if commit_properties else None,
+    )
+    return open_table(uri).version()
+
+
 def _dataset(uri: str, version: int | None) -> pads.Dataset:
     return open_table(uri, version).to_pyarrow_dataset(filesystem=table_filesystem(uri))
 

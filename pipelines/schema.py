@@ -25,7 +25,8 @@ I32_LIST = pa.list_(pa.int32())
 
 # Audio roles besides the row's own audio (= the generation target) that get tokenized.
 # source: the noisy / mixed / reverberant / pre-edit / masked input of SE, TSE, dereverb, audio edit.
-PAIRED_ROLES = ("source",)
+# enrolment: TSE's reference utterance of the target speaker, when the simulator recorded one.
+PAIRED_ROLES = ("source", "enrolment")
 
 # Text columns that get a continuous embedding (stored as ``<name>_emb``).
 EMBEDDED_TEXT = ("caption", "instruction")

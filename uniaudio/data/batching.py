@@ -5,28 +5,34 @@ pays), from a buffer of examples sorted by length, so padding stays low; the bat
 buffer is then shuffled so consecutive steps do not march from short to long.
 
 >>> import numpy as np
->>> from uniaudio.data.batch import Example
->>> exs = [Example("tts", f"e{i}", np.zeros((n, 3), np.int64), 1) for i, n in enumerate([10, 50, 12, 48, 11, 52])]
+>>> exs = [Item(f"e{i}", "tts", n, None) for i, n in enumerate([10, 50, 12, 48, 11, 52])]
 >>> [[e.n_frames for e in b] for b in token_budget_batches(exs, max_frames=100, rng=np.random.default_rng(0))]
 [[52], [10, 11, 12], [48, 50]]
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from uniaudio.data.batch import Example
+
+class Item(NamedTuple):
+    """What batching needs to know of an example (``payload`` is the decoded Sequence)."""
+
+    example_id: str
+    task: str
+    n_frames: int
+    payload: Any
 
 
 def token_budget_batches(
-    examples: Sequence[Example], max_frames: int, rng: np.random.Generator, max_batch_size: int = 1024
-) -> list[list[Example]]:
+    examples: Sequence[Item], max_frames: int, rng: np.random.Generator, max_batch_size: int = 1024
+) -> list[list[Item]]:
     """Sort by length, cut greedily under the padded-frame budget, shuffle the batch order."""
     ordered = sorted(examples, key=lambda e: (e.n_frames, e.example_id))
-    batches: list[list[Example]] = []
-    cur: list[Example] = []
+    batches: list[list[Item]] = []
+    cur: list[Item] = []
     for e in ordered:
         longest = max([e.n_frames] + [c.n_frames for c in cur])
         if cur and ((len(cur) + 1) * longest > max_frames or len(cur) >= max_batch_size):
@@ -62,8 +68,8 @@ def task_repeat_factors(
 
 
 def resample(
-    examples: Iterable[Example], factors: Mapping[str, float], rng: np.random.Generator
-) -> Iterator[Example]:
+    examples: Iterable[Item], factors: Mapping[str, float], rng: np.random.Generator
+) -> Iterator[Item]:
     """Emit each example floor(f) times, plus once more with probability frac(f) (f = its task's factor)."""
     for e in examples:
         f = factors.get(e.task, 1.0)

@@ -21,8 +21,9 @@ from typing import Any, Iterator, Literal
 import numpy as np
 
 from uniaudio.config import ConfigBase
-from uniaudio.data.batch import Batch, Example, collate
-from uniaudio.data.batching import resample, task_repeat_factors, token_budget_batches
+from uniaudio.data.batch import TrainBatch, make_batch, sequence_from_row
+from uniaudio.data.batching import Item, resample, task_repeat_factors, token_budget_batches
+from uniaudio.vocab import Vocab, load_vocab
 
 COLUMNS = ["task", "example_id", "split", "n_q", "n_frames", "prefix_len", "frames",
            "cont_positions", "cont_values", "cont_dim"]
@@ -95,11 +96,17 @@ def _iter_rows_ray(files: list[str], root: str) -> Iterator[dict[str, Any]]:
 
 
 class BatchLoader:
-    """An endless iterator of :class:`Batch` for one rank, with ``state_dict`` for exact resume."""
+    """An endless iterator of :class:`TrainBatch` for one rank, with ``state_dict`` for exact resume."""
 
     def __init__(self, snap: StoreSnapshot, cfg: LoaderConfig, split: str = "train", rank: int = 0,
-                 world: int = 1, pad_id: int = 0, epochs: int | None = None):
-        self.snap, self.cfg, self.split, self.rank, self.world, self.pad_id = snap, cfg, split, rank, world, pad_id
+                 world: int = 1, vocab: Vocab | None = None, epochs: int | None = None, cont_dim: int | None = None,
+                 shard_rows: bool = False):
+        self.snap, self.cfg, self.split, self.rank, self.world = snap, cfg, split, rank, world
+        self.vocab = vocab or load_vocab()
+        self.cont_dim = cont_dim
+        # shard_rows: every rank reads every file and keeps every world-th row (small sets such as
+        # validation, where a file-level deal can leave a rank with nothing); such a loader may be empty.
+        self.shard_rows = shard_rows
         self.epochs = epochs  # None = endless (step-based training)
         self.epoch = 0
         self.batches_done = 0
@@ -125,26 +132,28 @@ class BatchLoader:
     def _rank_files(self, epoch: int) -> tuple[list[str], bool]:
         files = list(self.snap.files)
         np.random.default_rng([self.cfg.seed, epoch]).shuffle(files)
-        if len(files) >= self.world:
+        if len(files) >= self.world and not self.shard_rows:
             return files[self.rank :: self.world], False
         return files, True  # fewer files than ranks: every rank reads all, keeps every world-th row
 
-    def _examples(self, epoch: int) -> Iterator[Example]:
+    def _examples(self, epoch: int) -> Iterator[Item]:
         files, stride = self._rank_files(epoch)
         reader = _iter_rows_ray if self.cfg.reader == "ray" else _iter_rows_arrow
-        for i, row in enumerate(reader(files, self.snap.root)):
-            if stride and i % self.world != self.rank:
-                continue
+        i = -1
+        for row in reader(files, self.snap.root):
             if row["split"] != self.split:
+                continue
+            i += 1
+            if stride and i % self.world != self.rank:
                 continue
             if int(row["n_frames"]) > self.cfg.max_example_frames:
                 self.skipped_long += 1
                 continue
-            yield Example.from_row(row)
+            yield Item(str(row["example_id"]), str(row["task"]), int(row["n_frames"]), sequence_from_row(row))
 
-    def epoch_batches(self, epoch: int) -> Iterator[Batch]:
+    def epoch_batches(self, epoch: int) -> Iterator[TrainBatch]:
         rng = np.random.default_rng([self.cfg.seed, epoch, self.rank])
-        buf: list[Example] = []
+        buf: list[Item] = []
         for ex in resample(self._examples(epoch), self.factors, rng):
             buf.append(ex)
             if len(buf) >= self.cfg.buffer_size:
@@ -153,11 +162,11 @@ class BatchLoader:
         if buf:
             yield from self._cut(buf, rng)
 
-    def _cut(self, buf: list[Example], rng: np.random.Generator) -> Iterator[Batch]:
+    def _cut(self, buf: list[Item], rng: np.random.Generator) -> Iterator[TrainBatch]:
         for group in token_budget_batches(buf, self.cfg.max_frames_per_batch, rng, self.cfg.max_batch_size):
-            yield collate(group, self.pad_id)
+            yield make_batch([g.payload for g in group], [g.example_id for g in group], self.vocab, self.cont_dim)
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Iterator[TrainBatch]:
         while self.epochs is None or self.epoch < self.epochs:
             skip = self.batches_done
             produced = 0
@@ -170,7 +179,7 @@ class BatchLoader:
                 self.wait_s += time.perf_counter() - t0
                 yield batch
                 t0 = time.perf_counter()
-            if produced == 0:
+            if produced == 0 and not self.shard_rows:
                 from uniaudio.errors import UserFacingError
 
                 raise UserFacingError(f"rank {self.rank} got no {self.split} batches from {self.snap.uri}")

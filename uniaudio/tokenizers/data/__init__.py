@@ -1,0 +1,1 @@
+"""Packaged tokenizer data files (symbol inventories)."""

@@ -1,0 +1,69 @@
+"""Training configuration: one typed config, presets in the model package, overrides via --set."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from uniaudio.config import ConfigBase
+from uniaudio.data.loader import LoaderConfig
+from uniaudio.model.config import ModelConfig, get_preset
+
+
+class OptimConfig(ConfigBase):
+    lr: float = 3e-4  # the recipes' 5e-3 is very high for AdamW on a 1B transformer (UNIAUDIO.md §9.11)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    weight_decay: float = 0.01  # not applied to norms, biases, embeddings
+    warmup_steps: int = 1000
+    schedule: Literal["inverse_sqrt", "cosine", "constant"] = "inverse_sqrt"
+    min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+
+
+class TrainConfig(ConfigBase):
+    preset: str = "tiny"
+    model: ModelConfig | None = None  # filled from the preset when absent; override fields with model.x=...
+    optim: OptimConfig = OptimConfig()
+    loader: LoaderConfig = LoaderConfig()
+    steps: int = 1000
+    zero_stage: Literal[1, 2, 3] = 2
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    workers: int = 1
+    cpus_per_worker: float = 0.5  # fractional on small CPU boxes so Ray Data tasks can still schedule
+    use_gpu: bool | None = None  # None: GPUs if the cluster has them
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    validate_every: int = 200
+    val_batches: int = 8
+    log_every: int = 10
+    max_failures: int = 2
+    first_codebook_weight: float = 1.0
+    seed: int = 0
+    experiment: str = "uniaudio-lm"
+    run_name: str | None = None
+    peak_flops_per_worker: float | None = None  # for MFU; default: 989e12 on H100 (bf16 dense), none on CPU
+
+    @model_validator(mode="after")
+    def _fill_model(self) -> "TrainConfig":
+        if self.model is None:
+            object.__setattr__(self, "model", get_preset(self.preset))
+        for name in ("steps", "workers", "checkpoint_every", "validate_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.optim.grad_accum < 1:
+            raise ValueError("optim.grad_accum must be >= 1")
+        return self
+
+
+def train_config(preset: str = "tiny", path: str | None = None, overrides: list[str] | tuple = ()) -> TrainConfig:
+    """Resolve preset -> YAML -> overrides (``model.n_layer=4``, ``optim.lr=1e-3``, ...)."""
+    from uniaudio.config import load_config
+
+    base = {"preset": preset, "model": get_preset(preset).to_dict()}
+    cfg = load_config(TrainConfig, path, overrides, base=base)
+    if cfg.preset != preset and not any(o.startswith("model.") or o.startswith("model=") for o in overrides):
+        cfg = load_config(TrainConfig, path, overrides, base={"preset": cfg.preset, "model": get_preset(cfg.preset).to_dict()})
+    return cfg

@@ -1,0 +1,140 @@
+"""The training driver: pin the example store, start Ray Train, track in MLflow, export the model.
+
+>>> # run_training("runs/examples", "runs/lm", train_config("tiny", overrides=["steps=20"]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uniaudio.train.config import TrainConfig
+
+
+@dataclass
+class TrainSummary:
+    run_id: str | None
+    out_dir: str
+    steps: int
+    zero_stage: int
+    workers: int
+    first_loss: float | None
+    last_loss: float | None
+    val_loss: float | None
+    skipped_steps: int
+    seconds: float
+    examples_version: int
+
+    def line(self) -> str:
+        fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+        return (f"trained {self.steps} steps with DeepSpeed ZeRO-{self.zero_stage} on {self.workers} worker(s) in "
+                f"{self.seconds:.0f}s: loss {fmt(self.first_loss)} -> {fmt(self.last_loss)}, val {fmt(self.val_loss)}, "
+                f"{self.skipped_steps} skipped; examples v{self.examples_version}; model in {self.out_dir}; "
+                f"MLflow run {self.run_id}")
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _init_ray(address: str | None, cfg: TrainConfig) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    env = {"env_vars": {"DS_ACCELERATOR": "cpu"}} if not cfg.use_gpu else {}
+    if address:
+        ray.init(address=address, runtime_env=env or None, log_to_driver=True)
+    else:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, runtime_env=env or None,
+                 log_to_driver=True)
+
+
+def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str | None = None,
+                 test_hooks: dict[str, Any] | None = None) -> TrainSummary:
+    import ray
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from uniaudio.data.loader import StoreSnapshot
+    from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
+    from uniaudio.train import checkpoint as ckpt
+    from uniaudio.train.export import consolidate, write_export
+
+    t0 = time.time()
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    snap = StoreSnapshot.open(examples_uri)  # pins the Delta version for the whole run (lineage)
+    _init_ray(address, cfg)
+    use_gpu = cfg.use_gpu if cfg.use_gpu is not None else bool(ray.cluster_resources().get("GPU", 0))
+
+    uri = resolve_tracking_uri(out)
+    tracker = MlflowTracker(uri, experiment=cfg.experiment, artifact_location=default_artifact_location(uri, out),
+                            fallback_path=out / "mlflow_unsent.jsonl")
+    name = cfg.run_name or f"lm-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    lineage = {"examples_uri": examples_uri, "examples_version": snap.version, "git_commit": _git_commit(),
+               "preset": cfg.preset, "zero_stage": cfg.zero_stage}
+    run_id = tracker.start_run(name, tags={"component": "lm", **{f"lineage.{k}": str(v) for k, v in lineage.items()}})
+    tracker.log_params(flatten_params(cfg.to_dict()))
+    (out / "train_config.yaml").write_text(cfg.to_yaml())
+    tracker.log_artifact(out / "train_config.yaml")
+
+    loop_config = {"train": cfg.to_dict(), "snapshot": dataclasses.asdict(snap), "tracking_uri": uri,
+                   "run_id": run_id, **(test_hooks or {})}
+    trainer = TorchTrainer(
+        train_loop_per_worker=_train_loop,
+        train_loop_config=loop_config,
+        scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu,
+                                     resources_per_worker=None if use_gpu else {"CPU": cfg.cpus_per_worker}),
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        run_config=RunConfig(
+            name=name, storage_path=str(out / "ray_results"),
+            checkpoint_config=CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+            failure_config=FailureConfig(max_failures=cfg.max_failures),
+        ),
+    )
+    try:
+        result = trainer.fit()
+    except Exception:
+        tracker.end_run("FAILED")
+        raise
+    if result.checkpoint is None:
+        tracker.end_run("FAILED")
+        raise RuntimeError("training finished without a checkpoint")
+    metrics = result.metrics or {}
+    with result.checkpoint.as_directory() as d:
+        tag = ckpt.latest_tag(d)
+        state_dict = consolidate(d, tag)
+        import torch
+
+        state0 = torch.load(Path(d) / "train_state_rank0.pt", weights_only=True)["state"]
+    lineage.update(run_id=run_id, steps=state0["step"], checkpoint=str(result.checkpoint.path))
+    write_export(out, state_dict, cfg.model, lineage)
+    for name_ in ("model_config.json", "vocab.json", "lineage.json", "model.safetensors"):
+        tracker.log_artifact(out / name_, artifact_path="model")
+    history = state0.get("history") or []
+    summary = TrainSummary(
+        run_id=run_id, out_dir=str(out), steps=state0["step"], zero_stage=cfg.zero_stage, workers=cfg.workers,
+        first_loss=state0.get("first_loss"), last_loss=history[-1][1] if history else None,
+        val_loss=metrics.get("val/all/loss"), skipped_steps=state0["skipped_steps"], seconds=time.time() - t0,
+        examples_version=snap.version,
+    )
+    tracker.log_metrics({"summary/seconds": summary.seconds}, step=summary.steps)
+    tracker.end_run("FINISHED")
+    return summary
+
+
+def _train_loop(config: dict[str, Any]) -> None:  # top-level so Ray can pickle it by reference
+    from uniaudio.train.worker import train_loop
+
+    train_loop(config)

@@ -1,0 +1,111 @@
+"""The per-worker training loop run by Ray Train (one process per rank).
+
+Rank 0 logs to the MLflow run the driver created; every rank saves its ZeRO shard into the checkpoint
+it reports, so Ray Train restarts a failed worker group from the last reported checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+import torch
+
+
+def _maybe_inject_fault(cfg: dict, rank: int, step: int) -> None:
+    """Test hook: ``fault_at_step`` kills rank ``fault_rank`` once (a marker file prevents repeats)."""
+    at = cfg.get("fault_at_step")
+    marker = cfg.get("fault_marker")
+    if at is None or step != at or rank != cfg.get("fault_rank", 1) or not marker or os.path.exists(marker):
+        return
+    open(marker, "w").write(str(os.getpid()))
+    os._exit(1)  # a hard crash, as a killed process
+
+
+def train_loop(config: dict[str, Any]) -> None:
+    import ray.train
+
+    from uniaudio.data.loader import BatchLoader, StoreSnapshot
+    from uniaudio.model import OutputRules, build_model, flops_per_frame
+    from uniaudio.tracking import MlflowTracker, NullTracker
+    from uniaudio.train import checkpoint as ckpt
+    from uniaudio.train.config import TrainConfig
+    from uniaudio.train.engine import initialize
+    from uniaudio.train.step import State, eval_step, train_step
+    from uniaudio.vocab import load_vocab
+
+    cfg = TrainConfig.model_validate(config["train"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(cfg.seed + rank)
+    vocab = load_vocab(cfg.model.vocab)
+    snap = StoreSnapshot(**config["snapshot"])
+
+    model = build_model(cfg.model).to(device)
+    engine, scheduler, guard, precision = initialize(model, cfg, device, world)
+    rules = OutputRules(vocab, cfg.model.n_q, device)
+
+    state = State()
+    restored = ray.train.get_checkpoint()
+    if restored is not None:
+        with restored.as_directory() as d:
+            state = ckpt.load(engine, d, rank)
+    loader = BatchLoader(snap, cfg.loader, "train", rank, world, vocab, cont_dim=cfg.model.cont_dim)
+    if state.loader:
+        loader.load_state_dict(state.loader)
+    val_tasks = sorted(snap.counts.get("valid", {}))
+
+    tracker = MlflowTracker(config["tracking_uri"], experiment=cfg.experiment) if rank == 0 else NullTracker()
+    tracker.start_run(run_id=config["run_id"])
+    ctx_frames = max(1, cfg.loader.max_example_frames // 2)
+    fpf = 3 * flops_per_frame(cfg.model, ctx_frames, vocab.size)["total"]  # train = 3x forward
+    peak = cfg.peak_flops_per_worker or (989e12 if device.type == "cuda" else None)
+
+    it = iter(loader)
+    t_last, frames_since, wait_since = time.perf_counter(), 0.0, 0.0
+    while state.step < cfg.steps:
+        _maybe_inject_fault(config, rank, state.step)
+        w0 = loader.wait_s
+        batches = [next(it) for _ in range(cfg.optim.grad_accum)]
+        wait_since += loader.wait_s - w0
+        m = train_step(engine, batches, rules, guard, device, cfg.first_codebook_weight)
+        state.step += 1
+        state.skipped_steps += int(not m["step_applied"])
+        state.frames_seen += int(m["local_frames"])
+        frames_since += m["frames"]
+        if state.first_loss is None:
+            state.first_loss = m["loss"]
+        state.history.append((state.step, m["loss"]))
+        state.history = state.history[-50:]
+        if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+            dt = max(time.perf_counter() - t_last, 1e-9)
+            fps = frames_since / dt
+            log = {f"train/{k}": v for k, v in m.items() if k not in ("frames", "local_frames")}
+            log.update({"train/lr": scheduler.get_last_lr()[0], "train/frames_per_s": fps,
+                        "train/loader_wait_frac": min(1.0, wait_since / dt), "train/skipped_steps": state.skipped_steps,
+                        "train/epoch": loader.epoch})
+            if peak:
+                log["train/mfu"] = fps * fpf / (peak * world)
+            tracker.log_metrics(log, step=state.step)
+            t_last, frames_since, wait_since = time.perf_counter(), 0.0, 0.0
+        metrics: dict[str, float] = {"step": state.step, "loss": m["loss"]}
+        if val_tasks and (state.step % cfg.validate_every == 0 or state.step == cfg.steps):
+            val_loader = BatchLoader(snap, cfg.loader, "valid", rank, world, vocab, epochs=1,
+                                     cont_dim=cfg.model.cont_dim, shard_rows=True)
+            vb = [b for _, b in zip(range(cfg.val_batches), val_loader)]
+            engine.eval()
+            vm = eval_step(engine, vb, rules, device, val_tasks)
+            engine.train()
+            tracker.log_metrics(vm, step=state.step)
+            metrics.update(vm)
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            state.loader = loader.state_dict()
+            with tempfile.TemporaryDirectory() as d:
+                ckpt.save(engine, d, state, rank)
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+    tracker.set_tags({"train.precision": precision, "train.zero_stage": str(cfg.zero_stage),
+                      "train.skipped_steps": str(state.skipped_steps)})
+    tracker.flush()  # the driver ends the run after exporting the model
