@@ -1,0 +1,101 @@
+"""Training loss: masked-softmax cross-entropy on the loss span, with per-codebook loss and accuracy.
+
+Training computes exactly what decoding samples from: the logits of every token go through the same
+allowed-id mask (:mod:`uniaudio.model.output_mask`) before the softmax, so probability mass is never
+spent on ids generation would forbid. Only informative tokens count (all n_q positions of audio
+content frames; position 0 of repeated-token frames; nothing for the forced ``<end>`` frame).
+
+The loss is ``sum_i w_i * nll_i / sum_i w_i`` over informative tokens, with ``w = first_codebook_weight``
+at local position 0 and 1 elsewhere. ``nll_sum`` / ``weight_sum`` are returned too, so data-parallel
+ranks can average exactly (sum both across ranks, then divide).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from uniaudio.model.batch import ModelBatch
+from uniaudio.model.output_mask import OutputRules
+
+IGNORE = -100
+
+
+@dataclass
+class LossOutput:
+    loss: Tensor  # scalar, differentiable
+    nll_sum: Tensor  # weighted sum of token NLLs (detached)
+    weight_sum: Tensor  # sum of token weights (detached)
+    metrics: dict[str, Tensor] = field(default_factory=dict)  # detached scalars: acc, loss_c0, acc_c0, ...
+
+    def scalars(self) -> dict[str, float]:
+        """Metrics as Python floats (one device sync), for logging."""
+        return {k: float(v) for k, v in self.metrics.items()}
+
+
+def masked_token_loss(
+    logits: Tensor, labels: Tensor, allowed: Tensor, informative: Tensor, first_codebook_weight: float = 1.0
+) -> LossOutput:
+    """``logits [N, n_q, V]``, ``labels [N, n_q]``, ``allowed bool [N, n_q, V]``, ``informative bool [N, n_q]``."""
+    n, n_q, v = logits.shape
+    masked = logits.float().masked_fill(~allowed, float("-inf"))
+    target = torch.where(informative, labels, torch.full_like(labels, IGNORE))
+    nll = F.cross_entropy(masked.reshape(-1, v), target.reshape(-1), ignore_index=IGNORE, reduction="none").view(n, n_q)
+    w = informative.float()
+    if first_codebook_weight != 1.0:
+        w = torch.cat([w[:, :1] * first_codebook_weight, w[:, 1:]], dim=1)
+    nll_sum = (nll * w).sum()
+    weight_sum = w.sum()
+    loss = nll_sum / weight_sum.clamp(min=1e-8)
+
+    with torch.no_grad():
+        correct = (masked.argmax(-1) == labels) & informative
+        label_ok = allowed.gather(-1, labels.clamp(0, v - 1)[..., None]).squeeze(-1)
+        count = informative.sum(0).float()  # [n_q]
+        metrics = {
+            "loss": loss.detach(),
+            "acc": correct.sum() / informative.sum().clamp(min=1),
+            "n_tokens": informative.sum().float(),
+            "n_disallowed": (informative & ~label_ok).sum().float(),  # > 0 = a data bug (loss is inf)
+        }
+        per_loss = (nll * informative).sum(0) / count.clamp(min=1)
+        per_acc = correct.sum(0) / count.clamp(min=1)
+        for k in range(n_q):
+            metrics[f"loss_c{k}"] = per_loss[k]
+            metrics[f"acc_c{k}"] = per_acc[k]
+    return LossOutput(loss, nll_sum.detach(), weight_sum.detach(), metrics)
+
+
+def lm_loss(
+    model: torch.nn.Module,
+    batch: ModelBatch,
+    rules: OutputRules,
+    first_codebook_weight: float = 1.0,
+    local_frames: Literal["loss", "all"] = "loss",
+) -> LossOutput:
+    """Forward ``batch`` through ``model`` and compute the masked loss.
+
+    ``local_frames="loss"`` runs the local stack and the head only on frames with informative tokens
+    (the local stack of a prefix frame never reaches the loss, so this is the same loss for less
+    compute); it needs one host sync and has a data-dependent shape. ``"all"`` keeps every shape
+    static (for ``torch.compile`` without dynamic shapes / CUDA graphs).
+    """
+    frames, n_q = batch.frames, batch.frames.shape[-1]
+    kinds = rules.frame_kinds(frames, batch.prefix_lens)
+    informative = rules.informative(frames, batch.loss_mask, kinds)
+    flat_inf = informative.reshape(-1, n_q)
+    flat_kinds = kinds.reshape(-1)
+    labels = frames.reshape(-1, n_q)
+    if local_frames == "loss":
+        index = flat_inf.any(-1).nonzero().squeeze(1)
+        logits = model(frames, batch.prefix_lens, batch.cont_values, local_index=index)
+        labels, flat_kinds, flat_inf = labels[index], flat_kinds[index], flat_inf[index]
+    elif local_frames == "all":
+        logits = model(frames, batch.prefix_lens, batch.cont_values).reshape(-1, n_q, rules.vocab.size)
+    else:
+        raise ValueError(f"local_frames must be 'loss' or 'all', got {local_frames!r}")
+    return masked_token_loss(logits, labels, rules.allowed[flat_kinds], flat_inf, first_codebook_weight)
