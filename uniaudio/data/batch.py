@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence as Seq
 
 import numpy as np
-import torch
 
 from pipelines.schema import unpack_f16
 from uniaudio.model.batch import ModelBatch, collate
@@ -61,17 +60,6 @@ class TrainBatch:
     def padding_fraction(self) -> float:
         b, t = self.model.frames.shape[:2]
         return 1.0 - self.num_frames / max(b * t, 1)
-
-    def select(self, rows: Seq[int]) -> "TrainBatch":
-        """The sub-batch of ``rows`` (e.g. one task's rows), trimmed to its longest row."""
-        idx = torch.as_tensor(list(rows), dtype=torch.long)
-        m = self.model
-        t = int(m.lengths[idx].max())
-        sub = ModelBatch(
-            frames=m.frames[idx, :t], loss_mask=m.loss_mask[idx, :t], prefix_lens=m.prefix_lens[idx],
-            lengths=m.lengths[idx], cont_values=None if m.cont_values is None else m.cont_values[idx, :t],
-        )
-        return TrainBatch(sub, [self.tasks[i] for i in rows], [self.example_ids[i] for i in rows])
 
 
 def make_batch(seqs: Seq[Sequence], example_ids: Seq[str], vocab: Vocab, cont_dim: int | None = None) -> TrainBatch:

@@ -31,6 +31,9 @@ class LossOutput:
     nll_sum: Tensor  # weighted sum of token NLLs (detached)
     weight_sum: Tensor  # sum of token weights (detached)
     metrics: dict[str, Tensor] = field(default_factory=dict)  # detached scalars: acc, loss_c0, acc_c0, ...
+    # detached [B, 4] per batch row: (weighted nll sum, weight sum, correct tokens, informative tokens),
+    # for per-task metrics (sum the rows of a task, across ranks too, then divide)
+    row_stats: Tensor | None = None
 
     def scalars(self) -> dict[str, float]:
         """Metrics as Python floats (one device sync), for logging."""
@@ -38,9 +41,12 @@ class LossOutput:
 
 
 def masked_token_loss(
-    logits: Tensor, labels: Tensor, allowed: Tensor, informative: Tensor, first_codebook_weight: float = 1.0
+    logits: Tensor, labels: Tensor, allowed: Tensor, informative: Tensor, first_codebook_weight: float = 1.0,
+    rows: Tensor | None = None, n_rows: int = 0,
 ) -> LossOutput:
-    """``logits [N, n_q, V]``, ``labels [N, n_q]``, ``allowed bool [N, n_q, V]``, ``informative bool [N, n_q]``."""
+    """``logits [N, n_q, V]``, ``labels [N, n_q]``, ``allowed bool [N, n_q, V]``, ``informative bool [N, n_q]``.
+
+    ``rows [N]`` (the batch row of each frame) adds per-row sums in ``row_stats [n_rows, 4]``."""
     n, n_q, v = logits.shape
     masked = logits.float().masked_fill(~allowed, float("-inf"))
     target = torch.where(informative, labels, torch.full_like(labels, IGNORE))
@@ -67,7 +73,11 @@ def masked_token_loss(
         for k in range(n_q):
             metrics[f"loss_c{k}"] = per_loss[k]
             metrics[f"acc_c{k}"] = per_acc[k]
-    return LossOutput(loss, nll_sum.detach(), weight_sum.detach(), metrics)
+        row_stats = None
+        if rows is not None:
+            per_frame = torch.stack([(nll * w).sum(1), w.sum(1), correct.sum(1).float(), informative.sum(1).float()], 1)
+            row_stats = per_frame.new_zeros(n_rows, 4).index_add_(0, rows, per_frame)
+    return LossOutput(loss, nll_sum.detach(), weight_sum.detach(), metrics, row_stats)
 
 
 def lm_loss(
@@ -90,12 +100,15 @@ def lm_loss(
     flat_inf = informative.reshape(-1, n_q)
     flat_kinds = kinds.reshape(-1)
     labels = frames.reshape(-1, n_q)
+    b, t = frames.shape[:2]
     if local_frames == "loss":
         index = flat_inf.any(-1).nonzero().squeeze(1)
         logits = model(frames, batch.prefix_lens, batch.cont_values, local_index=index)
         labels, flat_kinds, flat_inf = labels[index], flat_kinds[index], flat_inf[index]
+        rows = index // t
     elif local_frames == "all":
         logits = model(frames, batch.prefix_lens, batch.cont_values).reshape(-1, n_q, rules.vocab.size)
+        rows = torch.arange(b * t, device=frames.device) // t
     else:
         raise ValueError(f"local_frames must be 'loss' or 'all', got {local_frames!r}")
-    return masked_token_loss(logits, labels, rules.allowed[flat_kinds], flat_inf, first_codebook_weight)
+    return masked_token_loss(logits, labels, rules.allowed[flat_kinds], flat_inf, first_codebook_weight, rows, b)

@@ -49,9 +49,33 @@ def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
-def train_step(engine, batches: list[TrainBatch], rules: OutputRules, guard, device, first_codebook_weight: float = 1.0) -> dict:
-    """One optimizer step over ``batches`` (gradient-accumulation micro-batches). Returns metrics."""
+def _task_sums(out, tb: TrainBatch, tasks: list[str], sums: torch.Tensor) -> None:
+    """Add the loss's per-row sums into ``sums [len(tasks), 4]`` by task."""
+    if out.row_stats is None:
+        return
+    idx = torch.tensor([tasks.index(t) if t in tasks else -1 for t in tb.tasks], device=sums.device)
+    keep = idx >= 0
+    sums.index_add_(0, idx[keep], out.row_stats[keep].to(sums.dtype))
+
+
+def _task_metrics(sums: torch.Tensor, tasks: list[str], prefix: str) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for task, v in zip(tasks, sums.tolist()):
+        if v[3] > 0:
+            metrics[f"{prefix}/{task}/loss"] = v[0] / max(v[1], 1e-8)
+            metrics[f"{prefix}/{task}/acc"] = v[2] / v[3]
+    return metrics
+
+
+def train_step(engine, batches: list[TrainBatch], rules: OutputRules, guard, device, first_codebook_weight: float = 1.0,
+               tasks: list[str] | None = None) -> dict:
+    """One optimizer step over ``batches`` (gradient-accumulation micro-batches). Returns metrics.
+
+    ``tasks`` (the same list on every rank) adds exact per-task loss/accuracy (one extra all-reduce).
+    """
     guard.reset()
+    tasks = list(tasks or [])
+    per_task = torch.zeros(len(tasks), 4, device=device)
     nll = torch.zeros((), device=device)
     weight = torch.zeros((), device=device)
     metrics: dict[str, float] = {}
@@ -66,6 +90,7 @@ def train_step(engine, batches: list[TrainBatch], rules: OutputRules, guard, dev
         engine.step()  # DeepSpeed applies the update at the accumulation boundary only
         nll += out.nll_sum
         weight += out.weight_sum
+        _task_sums(out, tb, tasks, per_task)
         frames += batch.num_frames
         for k, v in out.scalars().items():
             metrics[k] = metrics.get(k, 0.0) + v / len(batches)
@@ -80,6 +105,8 @@ def train_step(engine, batches: list[TrainBatch], rules: OutputRules, guard, dev
         step_applied=float(applied),
         padding_fraction=pad,
     )
+    if tasks:
+        metrics.update(_task_metrics(all_reduce_sum(per_task), tasks, "task"))
     return metrics
 
 
@@ -91,20 +118,13 @@ def eval_step(model, batches: list[TrainBatch], rules: OutputRules, device, task
     """
     sums = torch.zeros(len(tasks), 4, device=device)
     for tb in batches:
-        for t_idx, task in enumerate(tasks):
-            rows = [i for i, t in enumerate(tb.tasks) if t == task]
-            if not rows:
-                continue
-            batch = tb.select(rows).model.to(device)
-            with autocast_for(device):
-                out = lm_loss(model, batch, rules)
-            n = out.metrics["n_tokens"]
-            sums[t_idx] += torch.stack([out.nll_sum, out.weight_sum, out.metrics["acc"] * n, n]).float()
+        with autocast_for(device):
+            out = lm_loss(model, tb.model.to(device), rules)
+        _task_sums(out, tb, tasks, sums)
     sums = all_reduce_sum(sums)
-    metrics: dict[str, float] = {}
-    for key, v in [("all", sums.sum(0))] + list(zip(tasks, sums)):
-        if float(v[3]) == 0:
-            continue
-        metrics[f"val/{key}/loss"] = float(v[0] / v[1].clamp(min=1e-8))
-        metrics[f"val/{key}/acc"] = float(v[2] / v[3].clamp(min=1e-8))
+    metrics = _task_metrics(sums, tasks, "val")
+    total = sums.sum(0).tolist()
+    if total[3] > 0:
+        metrics["val/all/loss"] = total[0] / max(total[1], 1e-8)
+        metrics["val/all/acc"] = total[2] / total[3]
     return metrics

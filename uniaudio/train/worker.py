@@ -57,6 +57,7 @@ def train_loop(config: dict[str, Any]) -> None:
     if state.loader:
         loader.load_state_dict(state.loader)
     val_tasks = sorted(snap.counts.get("valid", {}))
+    train_tasks = sorted(snap.counts.get("train", {}))
 
     tracker = MlflowTracker(config["tracking_uri"], experiment=cfg.experiment) if rank == 0 else NullTracker()
     tracker.start_run(run_id=config["run_id"])
@@ -71,7 +72,7 @@ def train_loop(config: dict[str, Any]) -> None:
         w0 = loader.wait_s
         batches = [next(it) for _ in range(cfg.optim.grad_accum)]
         wait_since += loader.wait_s - w0
-        m = train_step(engine, batches, rules, guard, device, cfg.first_codebook_weight)
+        m = train_step(engine, batches, rules, guard, device, cfg.first_codebook_weight, train_tasks)
         state.step += 1
         state.skipped_steps += int(not m["step_applied"])
         state.frames_seen += int(m["local_frames"])
@@ -83,7 +84,8 @@ def train_loop(config: dict[str, Any]) -> None:
         if state.step % cfg.log_every == 0 or state.step == cfg.steps:
             dt = max(time.perf_counter() - t_last, 1e-9)
             fps = frames_since / dt
-            log = {f"train/{k}": v for k, v in m.items() if k not in ("frames", "local_frames")}
+            log = {(k if k.startswith("task/") else f"train/{k}"): v for k, v in m.items()
+                   if k not in ("frames", "local_frames")}
             log.update({"train/lr": scheduler.get_last_lr()[0], "train/frames_per_s": fps,
                         "train/loader_wait_frac": min(1.0, wait_since / dt), "train/skipped_steps": state.skipped_steps,
                         "train/epoch": loader.epoch})
