@@ -80,3 +80,43 @@ def test_killed_worker_restarts_from_checkpoint(reference, examples, tmp_path):
     assert marker.exists(), "the fault was not injected"
     assert s.steps == 8
     assert_same(params(tmp_path / "out"), params(ref_out))  # no lost or repeated steps
+
+
+from conftest_infra import mlflow_server  # noqa: E402,F401  (fixture)
+
+
+def test_mlflow_server_run_has_params_metrics_model_and_vocab(ray_local, examples, tmp_path, mlflow_server, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    cfg = train_config("tiny", overrides=COMMON + ["steps=6", "run_name=tracked", "log_every=1"])
+    s = run_training(examples, str(tmp_path), cfg)
+    client = MlflowClient(mlflow_server.url)
+    run = client.get_run(s.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["zero_stage"] == "2" and run.data.params["model.d_model"] == "64"
+    assert run.data.tags["lineage.examples_version"] == "0" and "lineage.git_commit" in run.data.tags
+    history = client.get_metric_history(s.run_id, "train/loss")
+    assert [m.step for m in history] == list(range(1, 7))
+    for key in ("train/lr", "train/frames_per_s", "train/padding_fraction", "task/se/loss", "val/all/loss"):
+        assert key in run.data.metrics, key
+    names = {a.path for a in client.list_artifacts(s.run_id, "model")}
+    assert {"model/model.safetensors", "model/vocab.json", "model/model_config.json"} <= names
+    import mlflow.pytorch
+
+    mlflow.set_tracking_uri(mlflow_server.url)
+    model = mlflow.pytorch.load_model(f"runs:/{s.run_id}/pytorch_model")
+    assert type(model).__name__ == "MultiScaleLM"
+
+
+def test_tracking_server_down_does_not_kill_training(ray_local, examples, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{dead}")
+    cfg = train_config("tiny", overrides=COMMON + ["steps=4", "run_name=offline"])
+    s = run_training(examples, str(tmp_path), cfg)
+    assert s.steps == 4 and (tmp_path / "model.safetensors").is_file()
+    assert (tmp_path / "mlflow_unsent.jsonl").is_file()

@@ -130,8 +130,34 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
         examples_version=snap.version,
     )
     tracker.log_metrics({"summary/seconds": summary.seconds}, step=summary.steps)
+    tracker.flush()
+    _log_pytorch_model(uri, run_id, out)
     tracker.end_run("FINISHED")
     return summary
+
+
+def _log_pytorch_model(tracking_uri: str, run_id: str | None, out: Path) -> None:
+    """Also log the model as an MLflow pytorch flavor (``mlflow.pytorch.load_model("runs:/<id>/pytorch_model")``).
+
+    The exported files under ``model/`` stay the canonical format (safetensors + config + vocab); this
+    flavor pickles the module, so loading it needs this package installed. Never fatal.
+    """
+    if run_id is None:
+        return
+    try:
+        import mlflow
+
+        from uniaudio.train.export import load_exported
+
+        model, _, _, _ = load_exported(out)
+        mlflow.set_tracking_uri(tracking_uri)
+        import torch
+
+        with mlflow.start_run(run_id=run_id):
+            mlflow.pytorch.log_model(model, name="pytorch_model", serialization_format="pickle",
+                                     pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+    except Exception as err:  # noqa: BLE001 - tracking must not fail a finished training run
+        print(f"warning: could not log the pytorch model flavor to MLflow ({type(err).__name__}: {err})")
 
 
 def _train_loop(config: dict[str, Any]) -> None:  # top-level so Ray can pickle it by reference

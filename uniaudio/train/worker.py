@@ -24,6 +24,20 @@ def _maybe_inject_fault(cfg: dict, rank: int, step: int) -> None:
     os._exit(1)  # a hard crash, as a killed process
 
 
+def _system_metrics(config: dict[str, Any]):
+    """MLflow's CPU/memory/disk/network (and GPU) sampler on rank 0; never fatal."""
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(config["run_id"], sampling_interval=config.get("system_metrics_interval", 10),
+                                       node_id="rank0", tracking_uri=config["tracking_uri"])
+        monitor.start()
+        return monitor
+    except Exception as err:  # noqa: BLE001 - tracking must not stop training
+        print(f"warning: system metrics disabled ({type(err).__name__}: {err})")
+        return None
+
+
 def train_loop(config: dict[str, Any]) -> None:
     import ray.train
 
@@ -61,6 +75,7 @@ def train_loop(config: dict[str, Any]) -> None:
 
     tracker = MlflowTracker(config["tracking_uri"], experiment=cfg.experiment) if rank == 0 else NullTracker()
     tracker.start_run(run_id=config["run_id"])
+    monitor = _system_metrics(config) if rank == 0 else None
     ctx_frames = max(1, cfg.loader.max_example_frames // 2)
     fpf = 3 * flops_per_frame(cfg.model, ctx_frames, vocab.size)["total"]  # train = 3x forward
     peak = cfg.peak_flops_per_worker or (989e12 if device.type == "cuda" else None)
@@ -111,3 +126,5 @@ def train_loop(config: dict[str, Any]) -> None:
     tracker.set_tags({"train.precision": precision, "train.zero_stage": str(cfg.zero_stage),
                       "train.skipped_steps": str(state.skipped_steps)})
     tracker.flush()  # the driver ends the run after exporting the model
+    if monitor is not None:
+        monitor.finish()
