@@ -86,8 +86,10 @@ def append(
 def delete(uri: str, predicate: str, commit_properties: Mapping[str, str] | None = None) -> int:
     """Delete the rows matching the SQL ``predicate`` in ONE atomic commit; returns the new version.
 
-    Only the files holding matching rows are rewritten (zstd, like :func:`append`). Used to drop
-    superseded rows of the token store (changed or deleted source rows).
+    Meant for predicates that match whole files (e.g. every row of an old tokenizer version): those
+    files are dropped without rewriting. Files that match only partly are rewritten by delta-rs with
+    Arrow *view* string types, which pyarrow's filter pushdown cannot compare; use
+    :func:`delete_rows` for row-level deletes.
     """
     from deltalake import CommitProperties, WriterProperties
 
@@ -97,6 +99,66 @@ def delete(uri: str, predicate: str, commit_properties: Mapping[str, str] | None
         commit_properties=CommitProperties(custom_metadata=dict(commit_properties)) if commit_properties else None,
     )
     return open_table(uri).version()
+
+
+def delete_rows(
+    uri: str,
+    key: str,
+    values: Iterable[str],
+    partition: Mapping[str, str],
+    commit_properties: Mapping[str, str] | None = None,
+    max_keys: int = 20_000,
+) -> int:
+    """Delete the rows of one partition whose ``key`` column is in ``values``; returns how many.
+
+    The files holding such rows are read with pyarrow, and each group of them is replaced by its
+    remaining rows in ONE atomic commit (overwrite with a predicate naming exactly the replaced
+    files' keys, so delta-rs removes them whole and rewrites nothing itself). ``key`` must be unique
+    per row within the partition and its values plain identifiers (``[A-Za-z0-9_.-]``).
+    """
+    import re
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from deltalake import CommitProperties, WriterProperties, write_deltalake
+
+    safe = re.compile(r"^[A-Za-z0-9_.\-]+$")
+    drop = set(values)
+    dt = open_table(uri)
+    files = dt.file_uris(partition_filters=[(k, "=", v) for k, v in partition.items()])
+    groups: list[list[pa.Table]] = [[]]
+    n_keys = 0
+    for file_uri in files:
+        fs, path = pafs.FileSystem.from_uri(file_uri if "://" in file_uri else "file://" + file_uri)
+        t = pq.read_table(path, filesystem=fs)
+        if not drop.intersection(t.column(key).to_pylist()):
+            continue
+        if groups[-1] and n_keys + t.num_rows > max_keys:
+            groups.append([])
+            n_keys = 0
+        groups[-1].append(t)
+        n_keys += t.num_rows
+    schema = _dataset(uri, None).schema  # the table's logical types (partition columns included)
+    deleted = 0
+    for group in groups:
+        if not group:
+            continue
+        t = pa.concat_tables([g.cast(pa.schema([schema.field(c) for c in g.column_names])) for g in group])
+        for col, val in partition.items():
+            t = t.append_column(schema.field(col), pa.array([val] * t.num_rows, schema.field(col).type))
+        keys = t.column(key).to_pylist()
+        if not all(isinstance(k, str) and safe.match(k) for k in [*keys, *partition.values()]):
+            raise ValueError(f"delete_rows: {key} values and partition values must match {safe.pattern}")
+        kept = t.filter(pc.invert(pc.is_in(t.column(key), pa.array(sorted(drop), t.schema.field(key).type))))
+        where = " AND ".join(f"{c} = '{v}'" for c, v in partition.items())
+        predicate = f"{where} AND {key} IN ({', '.join(repr(k) for k in sorted(set(keys)))})"
+        write_deltalake(
+            _strip_file_scheme(uri), kept.select(schema.names), mode="overwrite", predicate=predicate,
+            partition_by=dt.metadata().partition_columns, writer_properties=WriterProperties(compression="ZSTD"),
+            commit_properties=CommitProperties(custom_metadata=dict(commit_properties)) if commit_properties else None,
+        )
+        deleted += t.num_rows - kept.num_rows
+    return deleted
 
 
 def _dataset(uri: str, version: int | None) -> pads.Dataset:

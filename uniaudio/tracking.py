@@ -1,7 +1,7 @@
 """Experiment tracking behind one small interface (torchtitan style), used by every trainer.
 
 - :class:`Tracker`: the protocol trainers call (start_run, log_params, log_metrics, log_artifact,
-  set_tags, end_run, run_id).
+  set_tags, end_run, flush, run_id).
 - :class:`MlflowTracker`: MLflow through ``MlflowClient``. It never kills a job because the tracking
   server is down: every call is queued and sent in order; when sending fails the records stay
   buffered (metrics keep their original timestamps), one warning is printed, and sending is retried at
@@ -58,6 +58,10 @@ class Tracker(Protocol):
 
     def end_run(self, status: str = "FINISHED") -> None: ...
 
+    def flush(self) -> None:
+        """Try to deliver anything buffered now (a worker that leaves the run to its driver calls this)."""
+        ...
+
 
 class NullTracker:
     """A tracker that records nothing (non-zero ranks, or tracking switched off)."""
@@ -79,10 +83,10 @@ class NullTracker:
     def set_tags(self, tags):
         pass
 
-    def flush(self):
+    def end_run(self, status="FINISHED"):
         pass
 
-    def end_run(self, status="FINISHED"):
+    def flush(self):
         pass
 
 

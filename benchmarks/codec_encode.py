@@ -1,0 +1,136 @@
+"""Codec encode speed: our encoder vs. PyPI ``encodec`` at comparable size, side by side in one run.
+
+Speed is seconds of audio encoded per CPU-second (x real time) on ONE thread, measured with
+``time.process_time`` (CPU time, so other load on the machine does not count), best of ``--repeats``.
+
+- ours: the ``default`` preset (SEANet 32->512 channels, 2-layer LSTM, D=128, 14.85 M params with the
+  decoder), random weights, weight norm folded as ``Codec.load`` does, 16 kHz, n_q=3 (1.5 kbps).
+- encodec: ``EncodecModel.encodec_model_24khz(pretrained=False)`` (same SEANet family, 32->512,
+  2-layer LSTM, D=128), random weights, 24 kHz, 1.5 kbps (2 codebooks). It is reported with weight
+  norm folded like ours (``encodec_xrt``) and as shipped (``encodec_shipped_xrt``).
+
+Both encode the same real speech (LibriVox clips from pocketsphinx-testdata, tiled), resampled with
+soxr to each model's rate, as a batch of ``--batch`` items of ``--seconds`` each.
+
+Needs ``.venv/bin/pip install --no-deps encodec`` (not a project dependency). encodec imports
+torchaudio at module level for file I/O it does not use here; a stub module stands in for it,
+inside this script only.
+
+    .venv/bin/python benchmarks/codec_encode.py            # ends with: BENCH codec_encode ours_xrt=...
+    .venv/bin/python benchmarks/codec_encode.py --device cuda --bf16 --hours 1   # GPU: batched bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+
+def _speech(seconds: float, sr: int) -> np.ndarray:
+    from uniaudio.audio import load_audio
+
+    files = sorted(glob.glob("/usr/share/pocketsphinx/test/data/librivox/*.wav"))
+    if files:
+        wav = np.concatenate([load_audio(f, sr) for f in files])
+    else:  # no packaged speech: a deterministic noise stand-in (speed does not depend on content)
+        wav = np.random.default_rng(0).standard_normal(sr * 10).astype(np.float32) * 0.1
+    reps = int(np.ceil(seconds * sr / len(wav)))
+    return np.tile(wav, reps)[: int(seconds * sr)].astype(np.float32)
+
+
+def _cpu_time(fn, repeats: int) -> float:
+    fn()  # warm-up (allocator, oneDNN primitive caches)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def ours(batch: int, seconds: float, repeats: int, device: str = "cpu", bf16: bool = False) -> float:
+    from codec import Codec
+    from codec.config import preset
+    from codec.model import CodecModel
+
+    torch.manual_seed(0)
+    cfg = preset("default")
+    codec = Codec.from_generator(CodecModel(cfg), cfg).to(device)
+    codec.autocast_dtype = torch.bfloat16 if bf16 else None
+    x = torch.from_numpy(np.stack([np.roll(_speech(seconds, 16000), i * 997) for i in range(batch)])).to(device)
+
+    def run():
+        codec.encode(x, n_q=3)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    if device.startswith("cuda"):  # wall time on a GPU (process_time would count only the host)
+        run()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        return batch * seconds * repeats / (time.perf_counter() - t0)
+    return batch * seconds / _cpu_time(run, repeats)
+
+
+def encodec(batch: int, seconds: float, repeats: int, fold: bool) -> float:
+    sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))  # stub: only its I/O is imported
+    from encodec import EncodecModel
+
+    torch.manual_seed(0)
+    model = EncodecModel.encodec_model_24khz(pretrained=False)
+    model.set_target_bandwidth(1.5)
+    model.eval()
+    if fold:
+        for m in model.modules():
+            if hasattr(m, "weight_g"):
+                torch.nn.utils.remove_weight_norm(m)
+    x = torch.from_numpy(np.stack([np.roll(_speech(seconds, 24000), i * 997) for i in range(batch)])).unsqueeze(1)
+
+    def run():
+        with torch.no_grad():
+            model.encode(x)
+
+    return batch * seconds / _cpu_time(run, repeats)
+
+
+def params_m(model: torch.nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=10.0, help="per item")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU path)")
+    ap.add_argument("--hours", type=float, default=1.0, help="GPU path: total audio per timed pass")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.device != "cpu":
+        batch = max(1, int(args.hours * 3600 / args.seconds))
+        xrt = ours(batch, args.seconds, args.repeats, args.device, args.bf16)
+        print(f"ours on {args.device}: {batch} x {args.seconds:.0f}s per pass, {xrt:,.0f}x real time")
+        print(f"BENCH codec_encode_gpu ours_xrt={xrt:.0f} batch={batch} bf16={int(args.bf16)}")
+        return
+    ours_xrt = ours(args.batch, args.seconds, args.repeats)
+    ours_bf16 = ours(args.batch, args.seconds, args.repeats, bf16=True)
+    enc_xrt = encodec(args.batch, args.seconds, args.repeats, fold=True)
+    shipped_xrt = encodec(args.batch, args.seconds, args.repeats, fold=False)
+    print(f"audio: {args.batch} x {args.seconds:.0f}s real speech per pass, 1 thread, CPU time, best of {args.repeats}")
+    print(f"ours    (16 kHz, n_q=3)        : {ours_xrt:7.1f}x real time (fp32), {ours_bf16:.1f}x with bf16 autocast")
+    print(f"encodec (24 kHz, 1.5 kbps)     : {enc_xrt:7.1f}x real time (weight norm folded), "
+          f"{shipped_xrt:.1f}x as shipped")
+    print(f"BENCH codec_encode ours_xrt={ours_xrt:.1f} encodec_xrt={enc_xrt:.1f} ratio={ours_xrt / enc_xrt:.2f} "
+          f"encodec_shipped_xrt={shipped_xrt:.1f} ours_bf16_xrt={ours_bf16:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Codec settings: model shape, residual VQ, discriminator, loss weights and training recipe.
+
+Two presets: ``default`` (the published 16 kHz model: channels 32->512, D=128, 12 codebooks x 1024,
+6 MFD scales, spec loss weights) and ``tiny`` (narrow, 4 codebooks, trains in minutes on a CPU).
+Every preset keeps the encoder strides (2, 4, 5, 8): hop 320 samples, 50 frames/s at 16 kHz.
+
+>>> cfg = preset("tiny")
+>>> cfg.model.hop_length, cfg.model.frame_rate, cfg.quantizer.n_q
+(320, 50, 4)
+>>> load_config(CodecConfig, overrides=["quantizer.n_q=2"], base=preset("tiny")).train.bandwidth_n_q
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from uniaudio.config import ConfigBase, load_config
+
+SAMPLE_RATE = 16_000
+HOP_LENGTH = 320
+#: codebook ids must stay below this: the LM vocabulary reserves 1024 ids per codebook.
+MAX_CODEBOOK_SIZE = 1024
+#: n_q values drawn per step by bandwidth dropout (0.5, 1, 1.5, 2, 4, 6 kbps at 50 frames/s).
+BANDWIDTH_N_Q = (1, 2, 3, 4, 8, 12)
+
+__all__ = ["CodecConfig", "ModelConfig", "QuantizerConfig", "DiscriminatorConfig", "LossConfig",
+           "TrainConfig", "PRESETS", "preset", "load_config"]
+
+
+class ModelConfig(ConfigBase):
+    """SEANet encoder/decoder (non-causal, weight-normed convs, reflect padding, ELU, 2-layer LSTM)."""
+
+    sample_rate: Literal[16000] = SAMPLE_RATE
+    channels: int = Field(32, ge=1, description="width of the first conv; doubles at every stride")
+    strides: list[int] = Field(default_factory=lambda: [2, 4, 5, 8], description="encoder order")
+    dimension: int = Field(128, ge=1, description="latent (and codebook vector) size D")
+    lstm_layers: int = Field(2, ge=0)
+    kernel_size: int = 7
+    last_kernel_size: int = 7
+    residual_kernel_size: int = 3
+    compress: int = Field(2, ge=1, description="channel reduction inside residual blocks")
+    weight_norm: bool = True
+
+    @field_validator("strides")
+    @classmethod
+    def _hop_is_320(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 1 for s in v) or math.prod(v) != HOP_LENGTH:
+            raise ValueError(f"strides must be positive and multiply to {HOP_LENGTH} (50 frames/s at 16 kHz)")
+        return v
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.strides)
+
+    @property
+    def frame_rate(self) -> int:
+        return self.sample_rate // self.hop_length
+
+
+class QuantizerConfig(ConfigBase):
+    """Residual VQ with EMA codebooks, k-means init and dead-code restart."""
+
+    n_q: int = Field(12, ge=1, le=32, description="maximum number of codebooks")
+    codebook_size: int = Field(1024, ge=2, le=MAX_CODEBOOK_SIZE)
+    decay: float = Field(0.99, gt=0.0, lt=1.0)
+    epsilon: float = Field(1e-5, gt=0.0)
+    kmeans_iters: int = Field(50, ge=0, description="0 = initialise codes from random frames")
+    kmeans_max_frames: int = Field(10_000, ge=1, description="frames gathered over all ranks for k-means")
+    dead_threshold: float = Field(2.0, ge=0.0, description="EMA usage below which a code is restarted")
+    commitment_weight: float = Field(1.0, ge=0.0)
+
+
+class DiscriminatorConfig(ConfigBase):
+    """Multi-frequency discriminator: one 2-D CNN per STFT resolution (window = n_fft = 4 x hop)."""
+
+    hops: list[int] = Field(default_factory=lambda: [32, 64, 128, 256, 512, 1024])
+    hidden: list[int] = Field(default_factory=lambda: [64, 128, 256, 512, 512, 512])
+    domain: Literal["double", "linear", "log"] = "double"
+    mel_warp: bool = True
+
+    @model_validator(mode="after")
+    def _same_len(self) -> "DiscriminatorConfig":
+        if len(self.hops) != len(self.hidden) or not self.hops:
+            raise ValueError("disc.hops and disc.hidden need the same, non-zero length")
+        return self
+
+
+class LossConfig(ConfigBase):
+    """Generator loss weights (spec §1.3). The spec disables the mel loss (weight 0 here)."""
+
+    adversarial: float = 1.0
+    feature_matching: float = 20.0
+    multi_resolution_stft: float = 1.0
+    subband_stft: float = 1.0
+    mel: float = 0.0
+    commitment: float = 1.0
+    stft_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
+    stft_win_lengths: list[int] = Field(default_factory=lambda: [480, 960, 1200])
+    stft_hop_lengths: list[int] = Field(default_factory=lambda: [120, 240, 300])
+    subbands: int = Field(6, ge=2)
+    subband_fft_sizes: list[int] = Field(default_factory=lambda: [128, 256, 256])
+    subband_win_lengths: list[int] = Field(default_factory=lambda: [80, 120, 200])
+    subband_hop_lengths: list[int] = Field(default_factory=lambda: [20, 40, 50])
+    mel_bins: int = 80
+    mel_fft: int = 1024
+    mel_hop: int = 160
+    mel_win: int = 800
+
+
+class TrainConfig(ConfigBase):
+    """Recipe: step-based LR schedule, crops, checkpoints, validation."""
+
+    steps: int = Field(200_000, ge=1)
+    batch_size: int = Field(8, ge=1, description="per worker")
+    crop_min_s: float = Field(1.0, gt=0.0)
+    crop_max_s: float = Field(3.0, gt=0.0)
+    min_audio_s: float = Field(0.5, ge=0.0, description="shorter files are skipped (counted, warned)")
+    audio_norm_scale: float = 0.95
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    eps: float = 1e-6
+    weight_decay: float = 0.0
+    warmup_steps: int = Field(0, ge=0)
+    lr_gamma: float = Field(0.999, gt=0.0, le=1.0, description="LR x gamma every lr_decay_every steps")
+    lr_decay_every: int = Field(1000, ge=1)
+    grad_clip: float = Field(0.0, ge=0.0, description="0 = no clipping")
+    disc_start_step: int = Field(0, ge=0, description="GAN losses start at this step")
+    bandwidth_n_q: list[int] = Field(default_factory=lambda: list(BANDWIDTH_N_Q))
+    seed: int = 2333
+    log_every: int = Field(50, ge=1)
+    ckpt_every: int = Field(5000, ge=1)
+    keep_checkpoints: int = Field(3, ge=1)
+    val_every: int = Field(5000, ge=1)
+    val_files: int = Field(8, ge=0)
+    val_max_s: float = Field(6.0, gt=0.0)
+    val_n_q: list[int] = Field(default_factory=lambda: [1, 2, 3, 12])
+    sample_artifacts: int = Field(2, ge=0, description="validation items saved as wav + spectrogram PNG")
+    loader_workers: int = Field(0, ge=0)
+    threads_per_worker: int = Field(1, ge=1)
+
+
+class CodecConfig(ConfigBase):
+    model: ModelConfig = ModelConfig()
+    quantizer: QuantizerConfig = QuantizerConfig()
+    disc: DiscriminatorConfig = DiscriminatorConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CodecConfig":
+        n_q = self.quantizer.n_q
+        # bandwidth dropout and validation can only use codebooks the model has: cap, keep order, dedupe.
+        for name in ("bandwidth_n_q", "val_n_q"):
+            vals = getattr(self.train, name)
+            capped = list(dict.fromkeys(min(v, n_q) for v in vals if v >= 1))
+            if not capped:
+                raise ValueError(f"train.{name} needs at least one value >= 1")
+            if capped != vals:
+                setattr(self.train, name, capped)  # validated assignment
+        if self.train.crop_min_s > self.train.crop_max_s:
+            raise ValueError("train.crop_min_s must not exceed train.crop_max_s")
+        return self
+
+
+def _tiny() -> CodecConfig:
+    return CodecConfig(
+        model=ModelConfig(channels=8, dimension=32, lstm_layers=2),
+        quantizer=QuantizerConfig(n_q=4, kmeans_iters=10, kmeans_max_frames=2000),
+        disc=DiscriminatorConfig(hops=[32, 64, 128, 256], hidden=[32, 32, 64, 64]),
+        loss=LossConfig(mel=15.0, feature_matching=2.0),
+        train=TrainConfig(
+            batch_size=4, crop_min_s=1.0, crop_max_s=1.5, lr=1e-3, warmup_steps=0, disc_start_step=0,
+            log_every=10, ckpt_every=100, val_every=100, val_files=4, val_max_s=3.0,
+            bandwidth_n_q=[1, 2, 3, 4], val_n_q=[1, 2, 3, 4], sample_artifacts=1,
+        ),
+    )
+
+
+PRESETS = {"default": CodecConfig, "tiny": _tiny}
+
+
+def preset(name: str) -> CodecConfig:
+    """A fresh config for a named preset (``default`` or ``tiny``)."""
+    from uniaudio.config import ConfigError
+
+    if name not in PRESETS:
+        raise ConfigError(f"unknown codec preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

@@ -1,0 +1,210 @@
+"""Codec training under Ray Train: a TorchTrainer (DDP; gloo on CPU, NCCL on GPU) around CodecTrainer.
+
+Driver (:func:`run_training`): resolves the training audio (skipping bad files, with a report), opens
+the MLflow run, starts or joins Ray, runs the trainer, and exports the final codec to ``OUT/codec``.
+Workers (:func:`train_loop`): build the same model on every rank (seeded), resume from
+``ray.train.get_checkpoint()`` when the run directory already holds one, train step by step,
+validate and log on rank 0, and report a checkpoint every ``ckpt_every`` steps and at the end.
+
+Resume = run the same command again with the same ``--out``: the trainer's ``RunConfig(name,
+storage_path)`` is the same, Ray hands the latest checkpoint back, and model, both optimizers, both
+schedulers, the step and the RNG states are restored; batches and n_q are functions of the step, so
+the resumed run computes exactly what the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from codec.config import CodecConfig
+from codec.data import AudioItem, collect_items, index_items, split_items, warn_skipped
+
+STATE_FILE = "train_state.pt"
+RUN_NAME = "codec"
+
+
+def train_loop(config: dict[str, Any]) -> None:
+    """Ray Train worker entry point (one process per rank)."""
+    import ray.train
+    import torch
+    from ray.train import Checkpoint
+
+    from codec.data import CropBatches, load_validation
+    from codec.export import export_codec
+    from codec.train_step import CodecTrainer
+    from codec.validate import evaluate, save_samples
+    from uniaudio.tracking import MlflowTracker, NullTracker
+
+    cfg = CodecConfig.model_validate(config["cfg"])
+    t = cfg.train
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(t.threads_per_worker)
+    device = ray.train.torch.get_device() if config["use_gpu"] else torch.device("cpu")
+    trainer = CodecTrainer(cfg, device, ddp=world > 1)
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            trainer.load(Path(d) / STATE_FILE)
+    tracker = NullTracker()
+    if rank == 0 and config.get("tracking_uri"):
+        tracker = MlflowTracker(config["tracking_uri"], config["experiment"], config.get("artifact_location"))
+        tracker.start_run(name=config.get("run_name"), run_id=config.get("run_id"))
+    val_wavs = []
+    if rank == 0:
+        val_wavs, _ = load_validation([AudioItem(**d) for d in config["val_items"]], t.val_max_s)
+    if rank == 0 and trainer.step == 0 and val_wavs:
+        tracker.log_metrics(evaluate(trainer.generator, val_wavs, t.val_n_q), step=0)  # the untrained baseline
+
+    data = CropBatches([AudioItem(**d) for d in config["train_items"]], t.batch_size, t.crop_min_s, t.crop_max_s,
+                       seed=t.seed, rank=rank, norm_scale=t.audio_norm_scale)
+    loader = torch.utils.data.DataLoader(data, batch_size=None, sampler=range(trainer.step, t.steps),
+                                         num_workers=t.loader_workers, persistent_workers=False)
+    skipped: dict[str, Any] = {}
+    t0, start_step = time.time(), trainer.step
+    last: dict[str, float] = {}
+    for batch in loader:
+        for s in batch["skipped"]:
+            if s.uri not in skipped:
+                skipped[s.uri] = s
+                if rank == 0:
+                    print(f"[codec] skipping {s.uri}: {s.reason} {s.detail}".rstrip(), flush=True)
+        last = trainer.train_step(batch["wav"])
+        step = trainer.step
+        if step % t.log_every == 0 or step == t.steps:
+            last["data/skipped_files"] = float(len(skipped))
+            last["speed/steps_per_s"] = (step - start_step) / max(time.time() - t0, 1e-9)
+            tracker.log_metrics(last, step=step)
+            if rank == 0:
+                print(f"[codec] step {step}/{t.steps} loss={last['loss/total']:.3f} n_q={int(last['n_q'])} "
+                      f"{last['speed/steps_per_s']:.2f} steps/s", flush=True)
+        report = {"step": step, **{k: v for k, v in last.items() if k.startswith("loss/")}}
+        if rank == 0 and (step % t.val_every == 0 or step == t.steps) and val_wavs:
+            val = evaluate(trainer.generator, val_wavs, t.val_n_q)
+            tracker.log_metrics(val, step=step)
+            report.update(val)
+            if t.sample_artifacts:
+                with tempfile.TemporaryDirectory() as tmp:
+                    save_samples(trainer.generator, val_wavs[: t.sample_artifacts], tmp, [min(3, max(t.val_n_q)), max(t.val_n_q)])
+                    # MLflow copies the files during the call, so the temp dir may go afterwards
+                    tracker.log_artifact(tmp, artifact_path=f"samples/step_{step:08d}")
+        if step % t.ckpt_every == 0 or step == t.steps:
+            if rank == 0:
+                with tempfile.TemporaryDirectory() as tmp:
+                    trainer.save(Path(tmp) / STATE_FILE)
+                    export_codec(trainer.generator, cfg, tmp, extra={"step": step, "mlflow_run_id": tracker.run_id})
+                    ray.train.report(report, checkpoint=Checkpoint.from_directory(tmp))
+            else:
+                ray.train.report(report, checkpoint=None)
+    if rank == 0 and tracker.run_id is not None:
+        tracker.log_metrics({"data/skipped_files": float(len(skipped))}, step=trainer.step)
+    tracker.flush()  # the driver ends the run; a worker only delivers what it buffered
+
+
+@dataclass
+class TrainSummary:
+    run_id: str | None
+    steps: int
+    codec_dir: str
+    metrics: dict[str, float]
+    n_train: int
+    n_val: int
+    n_skipped: int
+
+    def line(self) -> str:
+        keys = [k for k in self.metrics if k.startswith("val/mel_distance_q") or k.startswith("val/si_snr_q")]
+        shown = " ".join(f"{k[4:]}={self.metrics[k]:.3f}" for k in sorted(keys))
+        return (f"codec train: mlflow_run_id={self.run_id} steps={self.steps} train_files={self.n_train} "
+                f"val_files={self.n_val} skipped={self.n_skipped} {shown} codec={self.codec_dir}").strip()
+
+
+def _init_ray(address: str | None, num_cpus: int | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+    else:
+        # an embedded single-node instance, no dashboard. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 together
+        # with the node IP is what keeps Ray 2.60's GCS/raylet on 127.0.0.1 (measured; without it they
+        # bind every interface). Ray Train's print patch would echo every worker line twice.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
+
+
+def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int = 1, use_gpu: bool = False,
+                 cpus_per_worker: float | None = None, address: str | None = None, num_cpus: int | None = None,
+                 run_name: str | None = None, tags: dict[str, str] | None = None) -> TrainSummary:
+    """Train (or resume) a codec into ``out_dir``; returns a summary (MLflow run id, final metrics)."""
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from uniaudio.errors import UserFacingError
+    from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
+
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    items, skipped = collect_items(data)
+    good, bad = index_items(items, cfg.train.min_audio_s)
+    skipped += bad
+    warn_skipped(skipped, f"codec train --data {data}")
+    if not good:
+        raise UserFacingError(f"--data {data}: no usable audio ({len(items)} listed, {len(skipped)} skipped)")
+    train_items, val_items = split_items(good, cfg.train.val_files)
+    report_path = out / "skipped_audio.jsonl"
+    report_path.write_text("".join(json.dumps(asdict(s)) + "\n" for s in skipped))
+
+    uri = resolve_tracking_uri(out)
+    art = default_artifact_location(uri, out)
+    tracker = MlflowTracker(uri, "codec", art, fallback_path=out / "tracking_fallback.jsonl")
+    state_p = out / "run.json"
+    prev = json.loads(state_p.read_text()).get("mlflow_run_id") if state_p.is_file() else None
+    run_id = tracker.start_run(run_name or f"codec-{out.name}", tags={"component": "codec", **(tags or {})}, run_id=prev)
+    state_p.write_text(json.dumps({"mlflow_run_id": run_id, "tracking_uri": uri}))
+    tracker.log_params(flatten_params(cfg.to_dict()))
+    tracker.log_params({"data.source": str(data), "data.train_files": len(train_items), "data.val_files": len(val_items),
+                        "data.skipped_files": len(skipped), "workers": workers, "use_gpu": use_gpu})
+    tracker.log_artifact(report_path)
+
+    _init_ray(address, num_cpus)
+    cpus = cpus_per_worker if cpus_per_worker is not None else (0.5 if not use_gpu else 2.0)
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={
+            "cfg": cfg.to_dict(), "use_gpu": use_gpu, "tracking_uri": uri, "experiment": "codec",
+            "artifact_location": art, "run_id": run_id, "run_name": run_name,
+            "train_items": [asdict(i) for i in train_items], "val_items": [asdict(i) for i in val_items],
+        },
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": cpus}),
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        run_config=RunConfig(name=RUN_NAME, storage_path=str(out / "ray"),
+                             checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints)),
+    )
+    try:
+        result = trainer.fit()
+    except Exception:
+        tracker.end_run("FAILED")
+        raise
+    if result.checkpoint is None:
+        tracker.end_run("FAILED")
+        raise UserFacingError(f"codec training in {out} produced no checkpoint")
+    codec_dir = out / "codec"
+    with result.checkpoint.as_directory() as d:
+        codec_dir.mkdir(exist_ok=True)
+        for name in ("codec.safetensors", "codec.json"):
+            shutil.copy2(Path(d) / name, codec_dir / name)
+    metrics = {k: float(v) for k, v in (result.metrics or {}).items() if isinstance(v, (int, float))}
+    tracker.log_artifact(codec_dir, artifact_path="codec")
+    tracker.end_run()
+    return TrainSummary(run_id, int(metrics.get("step", cfg.train.steps)), str(codec_dir), metrics,
+                        len(train_items), len(val_items), len(skipped))

@@ -1,0 +1,190 @@
+"""One codec training step (one generator forward), optimizers, step-based schedules, exact resume state.
+
+This module does not know about Ray: the Ray Train loop (:mod:`codec.ray_train`) and the in-process
+tests drive the same :class:`CodecTrainer`. Differences from the reference trainer (spec §9.6): the
+generator runs **once** per step (its output feeds the discriminator update detached, then the
+generator update), the LR decays per step rather than per epoch, and the single-process path needs
+no process group.
+
+>>> import torch
+>>> from codec.config import preset
+>>> cfg = preset("tiny")
+>>> t = CodecTrainer(cfg)
+>>> m = t.train_step(0.1 * torch.randn(2, 1, 16000))
+>>> t.step, m["n_q"] in cfg.train.bandwidth_n_q, m["loss/total"] > 0
+(1, True, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from codec.config import CodecConfig, TrainConfig
+from codec.discriminator import MultiFrequencyDiscriminator
+from codec.losses import (ReconstructionLoss, discriminator_loss, feature_matching_loss,
+                          generator_adversarial_loss)
+from codec.model import CodecModel
+
+
+def lr_factor(cfg: TrainConfig):
+    """LR multiplier at a given step: linear warm-up, then gamma ** (step / lr_decay_every)."""
+
+    def f(step: int) -> float:
+        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        return warm * cfg.lr_gamma ** (step / cfg.lr_decay_every)
+
+    return f
+
+
+def n_q_for_step(cfg: TrainConfig, step: int) -> int:
+    """Bandwidth dropout: a function of (seed, step) only, so every rank picks the same n_q with no
+    communication, and a resumed run replays the same sequence."""
+    return random.Random(cfg.seed * 1_000_003 + step).choice(cfg.bandwidth_n_q)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Temporarily stop gradients into ``module``'s parameters (the discriminator during the G update)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, f in zip(module.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def _split(scores, n: int):
+    """Split discriminator outputs of a [real; fake] batch into (real, fake)."""
+    real = [(s[:n], [f[:n] for f in fs]) for s, fs in scores]
+    fake = [(s[n:], [f[n:] for f in fs]) for s, fs in scores]
+    return real, fake
+
+
+class CodecTrainer:
+    """Generator + discriminator + both optimizers/schedulers + step counter."""
+
+    def __init__(self, cfg: CodecConfig, device: torch.device | str = "cpu", ddp: bool = False):
+        self.cfg, self.device = cfg, torch.device(device)
+        torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
+        self.generator = CodecModel(cfg).to(self.device)
+        self.disc = MultiFrequencyDiscriminator.from_config(cfg).to(self.device)
+        self.recon = ReconstructionLoss(cfg.loss, cfg.model.sample_rate).to(self.device)
+        t = cfg.train
+        kw = dict(lr=t.lr, betas=t.betas, eps=t.eps, weight_decay=t.weight_decay)
+        self.opt_g = torch.optim.AdamW(self.generator.parameters(), **kw)
+        self.opt_d = torch.optim.AdamW(self.disc.parameters(), **kw)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, lr_factor(t))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, lr_factor(t))
+        self.step = 0
+        self.g: nn.Module = self.generator
+        self.d: nn.Module = self.disc
+        if ddp:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # codebooks are buffers kept in sync by the quantizer itself: no per-forward broadcast
+            self.g = DDP(self.generator, device_ids=ids, broadcast_buffers=False)
+            self.d = DDP(self.disc, device_ids=ids, broadcast_buffers=False)
+
+    def _clip(self, params) -> torch.Tensor:
+        limit = self.cfg.train.grad_clip if self.cfg.train.grad_clip > 0 else float("inf")
+        return torch.nn.utils.clip_grad_norm_(list(params), limit)
+
+    def train_step(self, wav: torch.Tensor) -> dict[str, float]:
+        """One step on ``wav [B, 1, T]`` (T a multiple of the hop). Returns scalar metrics."""
+        cfg, w = self.cfg, self.cfg.loss
+        wav = wav.to(self.device)
+        n_q = n_q_for_step(cfg.train, self.step)
+        self.g.train()
+        self.d.train()
+        out = self.g(wav, n_q)  # the only generator forward of the step
+        y_hat = out.recon
+        gan = self.step >= cfg.train.disc_start_step and (w.adversarial > 0 or w.feature_matching > 0)
+        metrics: dict[str, float] = {"n_q": float(n_q), "codes_restarted": float(out.restarted)}
+        skipped = 0
+        if gan:
+            real, fake = _split(self.d(torch.cat([wav, y_hat.detach()])), wav.shape[0])
+            d_loss = discriminator_loss(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_norm = self._clip(self.disc.parameters())
+            if torch.isfinite(d_norm):
+                self.opt_d.step()
+            else:
+                skipped += 1
+            metrics.update({"loss/discriminator": d_loss.detach().item(), "grad_norm/discriminator": d_norm.item()})
+        self.sched_d.step()
+
+        parts = self.recon(y_hat, wav)
+        if gan:
+            # raw module + frozen params: gradients reach y_hat only, and DDP's reducer is not involved
+            with frozen(self.disc):
+                real, fake = _split(self.disc(torch.cat([wav, y_hat])), wav.shape[0])
+            parts["adversarial"] = generator_adversarial_loss(fake)
+            parts["feature_matching"] = feature_matching_loss(real, fake)
+        parts["commitment"] = out.commit_loss
+        weights = {"adversarial": w.adversarial, "feature_matching": w.feature_matching,
+                   "multi_resolution_stft": w.multi_resolution_stft, "subband_stft": w.subband_stft,
+                   "mel": w.mel, "commitment": w.commitment}
+        total = sum(weights[k] * v for k, v in parts.items())
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        g_norm = self._clip(self.generator.parameters())
+        # a NaN/Inf gradient skips the update (same decision on every rank: grads are all-reduced)
+        if torch.isfinite(g_norm):
+            self.opt_g.step()
+        else:
+            skipped += 1
+        self.sched_g.step()
+        self.step += 1
+        metrics.update({f"loss/{k}": v.detach().item() for k, v in parts.items()})
+        metrics.update({"loss/total": total.detach().item(), "grad_norm/generator": g_norm.item(),
+                        "lr": self.sched_g.get_last_lr()[0], "skipped_updates": float(skipped)})
+        return metrics
+
+    # --- exact resume -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "python": _py_state(random.getstate()),
+               "numpy": _np_state(np.random.get_state())}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"step": self.step, "generator": self.generator.state_dict(), "disc": self.disc.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(), "rng": rng}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.step = int(state["step"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+        np.random.set_state((rng["numpy"][0], np.asarray(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def save(self, path) -> None:
+        torch.save(self.state_dict(), path)
+
+    def load(self, path) -> None:
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+
+
+def _py_state(s):  # tuples of ints load fine with weights_only; keep it plain
+    return [s[0], list(s[1]), s[2]]
+
+
+def _np_state(s):  # ndarray is not a weights_only-safe type: store it as a list
+    return [s[0], s[1].tolist(), int(s[2]), int(s[3]), float(s[4])]

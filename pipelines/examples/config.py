@@ -1,0 +1,52 @@
+"""Settings of the example builder (``uniaudio examples --config TASKS.yaml --set a=b``).
+
+>>> ExamplesConfig().prompt_frames, ExamplesConfig().valid_fraction
+(150, 0.02)
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from pipelines.tokenize.config import TrackingConfig
+from uniaudio.config import ConfigBase
+
+
+class ExamplesConfig(ConfigBase):
+    """How examples are drawn from the token store. Every choice is seeded: same inputs -> same examples."""
+
+    seed: int = 0
+    tasks: list[str] | None = None  # None: every task each token row lists
+    datasets: list[str] | None = None  # None: every dataset of the token store
+    n_q: int = Field(3, ge=1)
+    valid_fraction: float = Field(0.02, ge=0.0, le=1.0)  # by a stable hash of (dataset, utt_id)
+    prompt_frames: int = Field(150, ge=1)  # 3-s prompt / enrolment / SV crop at 50 frames/s
+    sv_positive_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    edit_min_words: int = Field(1, ge=1)  # speech edit: words masked when no aligned span is recorded
+    edit_max_words: int = Field(2, ge=1)
+    max_frames: int | None = Field(8000, ge=1)  # longer examples are skipped (reported as too_long)
+    chunk_rows: int = Field(2000, ge=1)  # examples per Delta commit
+    target_file_mb: float = 256.0
+    mlflow: TrackingConfig = TrackingConfig(experiment="examples")
+
+    @model_validator(mode="after")
+    def _words(self) -> "ExamplesConfig":
+        if self.edit_max_words < self.edit_min_words:
+            raise ValueError("edit_max_words must be >= edit_min_words")
+        return self
+
+    def choice_hash(self) -> str:
+        """Hash of the fields that change what an example holds (part of every example fingerprint)."""
+        keep = ("seed", "n_q", "valid_fraction", "prompt_frames", "sv_positive_fraction", "edit_min_words",
+                "edit_max_words")
+        return ConfigBase.content_hash(_Choices(**{k: getattr(self, k) for k in keep}))
+
+
+class _Choices(ConfigBase):
+    seed: int
+    n_q: int
+    valid_fraction: float
+    prompt_frames: int
+    sv_positive_fraction: float
+    edit_min_words: int
+    edit_max_words: int

@@ -1,0 +1,88 @@
+"""Codec encoding: the actor-pool stage (model loaded once per actor, GPU when the cluster has one).
+
+Ray Data hands :class:`CodecEncoder` blocks of ``batch_rows`` rows. Inside a block the audio items
+(each row's own audio, plus its paired ``source`` / ``enrolment`` audio) go to the codec adapter of
+:mod:`uniaudio.tokenizers.codec_tokens`, which sorts them by length and cuts them into sub-batches
+whose padded size stays under ``tokenizers.codec.max_batch_samples`` (length bucketing: little compute
+spent on padding, and the codec's batched encode equals encoding each item alone).
+
+The stage is the last one: it replaces the audio by codes (``codes_k`` / ``<role>_codes_k`` int16
+lists, ``n_frames`` / ``<role>_n_frames``) and drops the audio bytes before the block travels to the
+committer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipelines.tokenize.columns import AUDIO_COLUMNS, CODES_PREFIX, from_table, is_ok, reject, to_table, wav_of
+from uniaudio.config import ConfigBase
+
+
+class CodecPoolConfig(ConfigBase):
+    """How the codec actor pool runs (what it computes is ``tokenizers.codec``)."""
+
+    actors: int = 1  # pool size: 1 on a small CPU box, one per GPU on a GPU node
+    actor_cpus: float = 1.0  # lowered automatically when it would starve the CPU stages of a small cluster
+    num_gpus: float | None = None  # per actor; None = 1 when the cluster has GPUs, else 0
+    batch_rows: int = 32  # rows per actor call: the window inside which items are bucketed by length
+    torch_threads: int = 1  # intra-op threads per CPU actor (match actor_cpus)
+
+
+class CodecEncoder:
+    """Ray Data callable class: ``map_batches(CodecEncoder, fn_constructor_kwargs=..., compute=...)``.
+
+    Constructed once per actor: the codec loads here, not per block.
+    """
+
+    def __init__(self, codec_dir: str, codec_cfg: dict[str, Any], torch_threads: int = 1):
+        import torch
+
+        from uniaudio.tokenizers import CodecTokConfig, CodecTokenizer
+
+        cfg = CodecTokConfig(**codec_cfg)
+        if cfg.device == "cpu":
+            torch.set_num_threads(max(1, torch_threads))
+        self.n_q = cfg.n_q
+        self.tok = CodecTokenizer(cfg, codec_dir=codec_dir)
+        _ = self.tok.codec  # load now: a broken checkpoint fails the pool at start, not mid-job
+
+    def _encode(self, wavs: list[np.ndarray]) -> list[np.ndarray | BaseException]:
+        try:
+            return list(self.tok.tokenize_batch(wavs))
+        except (ValueError, RuntimeError):
+            # One bad item must not sink the block: retry one by one so only the culprit is rejected.
+            out: list[np.ndarray | BaseException] = []
+            for w in wavs:
+                try:
+                    out.append(self.tok.tokenize(w))
+                except (ValueError, RuntimeError) as err:
+                    out.append(err)
+            return out
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        rows = from_table(table)
+        items: list[tuple[int, str]] = []
+        for i, row in enumerate(rows):
+            if is_ok(row):
+                items += [(i, col) for col in AUDIO_COLUMNS if row.get(col) is not None]
+        codes = self._encode([wav_of(rows[i], col) for i, col in items]) if items else []
+        for (i, col), c in zip(items, codes):
+            row = rows[i]
+            if not is_ok(row):
+                continue
+            if isinstance(c, BaseException):
+                reason = getattr(c, "reason", "codec_failed")
+                reject(row, "tokenize:codec", CODES_PREFIX[col] + reason, str(c)[:300])
+                continue
+            prefix = CODES_PREFIX[col]
+            for k in range(self.n_q):
+                row[f"{prefix}codes_{k}"] = c[:, k]
+            row[f"{prefix}n_frames"] = int(c.shape[0])
+        for row in rows:
+            for col in AUDIO_COLUMNS:
+                row[col] = None
+        return to_table(rows, self.n_q)

@@ -1,0 +1,192 @@
+"""Generation requests: what each task needs, from command-line flags or one JSON object per line.
+
+A request names its ``task`` and the inputs that task needs (checked here, before any model work):
+
+==============  ==========================================  ====================================
+task            required inputs                             optional
+==============  ==========================================  ====================================
+tts             text, prompt (wav)
+plain_tts       text
+vc              source (wav: the content), prompt (voice)
+svs             lyrics, notes (MIDI / MusicXML), prompt
+se / dereverb   source
+tse             source (mixture), enrolment (wav)
+text_to_sound   caption
+text_to_music   caption
+speech_edit     text (the edited sentence), source,         (the span of the source is masked)
+                edit_span [start, end] seconds
+audio_edit      instruction, source
+instruct_tts    text, instruction
+asr             source                                      text (reference transcript)
+sv              source, prompt                              label (ground truth)
+==============  ==========================================  ====================================
+
+Every request may also carry ``id``, ``seed`` (default: derived from the base seed and the id),
+``output`` (wav path) and ``reference`` (ground-truth wav, passed through to the results for scoring).
+In a JSONL file, relative paths resolve against the file's folder.
+
+>>> r = parse_request({"task": "se", "id": "a", "source": "noisy.wav"}, base="/data")
+>>> r.source, r.needs()
+('/data/noisy.wav', ('source',))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uniaudio.errors import UserFacingError
+from uniaudio.tasks import TASKS
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "tts": ("text", "prompt"),
+    "plain_tts": ("text",),
+    "vc": ("source", "prompt"),
+    "svs": ("lyrics", "notes", "prompt"),
+    "se": ("source",),
+    "tse": ("source", "enrolment"),
+    "text_to_sound": ("caption",),
+    "text_to_music": ("caption",),
+    "speech_edit": ("text", "source", "edit_span"),
+    "audio_edit": ("instruction", "source"),
+    "instruct_tts": ("text", "instruction"),
+    "dereverb": ("source",),
+    "asr": ("source",),
+    "sv": ("source", "prompt"),
+}
+assert set(REQUIRED) == set(TASKS), "every registered task needs its request inputs listed"
+
+PATH_FIELDS = ("prompt", "source", "enrolment", "notes", "reference", "output")
+TEXT_FIELDS = ("text", "caption", "instruction", "lyrics")
+FIELDS = ("task", "id", *TEXT_FIELDS, *PATH_FIELDS, "edit_span", "label", "seed")
+
+
+@dataclass
+class Request:
+    task: str
+    id: str
+    text: str | None = None
+    caption: str | None = None
+    instruction: str | None = None
+    lyrics: str | None = None
+    prompt: str | None = None
+    source: str | None = None
+    enrolment: str | None = None
+    notes: str | None = None
+    reference: str | None = None
+    output: str | None = None
+    edit_span: tuple[float, float] | None = None
+    label: Any = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, passed through to the results
+
+    def needs(self) -> tuple[str, ...]:
+        return REQUIRED[self.task]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        return {**self.extra, **d}
+
+
+def parse_edit_span(value: Any) -> tuple[float, float]:
+    """``"1.2:1.9"`` or ``[1.2, 1.9]`` (seconds) -> (start, end), with 0 <= start < end."""
+    if isinstance(value, str):
+        parts = value.split(":")
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise ValueError(f"edit_span must be 'START:END' or [start, end] in seconds, got {value!r}")
+    try:
+        start, end = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"edit_span must be two numbers (seconds), got {value!r}") from None
+    if not 0 <= start < end:
+        raise ValueError(f"edit_span needs 0 <= start < end, got {start}:{end}")
+    return start, end
+
+
+def _resolve(value: str, base: Path | None) -> str:
+    if value.startswith("file://"):
+        value = value[len("file://"):]
+    if "://" in value or base is None or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def parse_request(obj: Any, base: str | Path | None = None, default_id: str | None = None) -> Request:
+    """Validate one request object; raises ValueError with the reason. ``base`` resolves relative paths."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"a request must be a JSON object, got {type(obj).__name__}")
+    task = obj.get("task")
+    if task not in TASKS:
+        raise ValueError(f"unknown or missing task {task!r}; known tasks: {', '.join(TASKS)}")
+    ident = obj.get("id", default_id)
+    if ident in (None, ""):
+        raise ValueError("missing request id")
+    req = Request(task=str(task), id=str(ident), extra={k: v for k, v in obj.items() if k not in FIELDS})
+    if "/" in req.id or req.id.startswith("."):
+        raise ValueError(f"request id {req.id!r} must not contain '/' or start with '.' (it names the output file)")
+    base_p = Path(base) if base is not None else None
+    for key in TEXT_FIELDS:
+        if obj.get(key) is not None:
+            if not isinstance(obj[key], str) or not obj[key].strip():
+                raise ValueError(f"{key} must be a non-empty string")
+            setattr(req, key, obj[key])
+    for key in PATH_FIELDS:
+        if obj.get(key) not in (None, ""):
+            if not isinstance(obj[key], str):
+                raise ValueError(f"{key} must be a path, got {type(obj[key]).__name__}")
+            setattr(req, key, _resolve(obj[key], base_p))
+    if obj.get("edit_span") is not None:
+        req.edit_span = parse_edit_span(obj["edit_span"])
+    if obj.get("seed") is not None:
+        if isinstance(obj["seed"], bool) or not isinstance(obj["seed"], int) or obj["seed"] < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {obj['seed']!r}")
+        req.seed = int(obj["seed"])
+    req.label = obj.get("label")
+    missing = [k for k in req.needs() if getattr(req, k) in (None, "")]
+    if missing:
+        raise ValueError(f"task {req.task} needs {', '.join(missing)} (required: {', '.join(req.needs())})")
+    return req
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    line: int
+    reason: str
+    id: str | None = None
+    task: str | None = None
+
+
+def read_requests(path: str | Path) -> tuple[list[Request], list[BadRequest]]:
+    """Requests of a JSONL file -> (valid requests, bad lines with reasons). Ids default to
+    ``<task>-<line>``; a repeated id is a bad line (it would overwrite an output)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserFacingError(f"requests file {path} does not exist")
+    good: list[Request] = []
+    bad: list[BadRequest] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as err:
+            bad.append(BadRequest(n, f"invalid JSON: {err.msg} (column {err.colno})"))
+            continue
+        task = obj.get("task") if isinstance(obj, dict) else None
+        try:
+            req = parse_request(obj, p.resolve().parent, default_id=f"{task}-{n}")
+        except ValueError as err:
+            ident = obj.get("id") if isinstance(obj, dict) else None
+            bad.append(BadRequest(n, str(err), str(ident) if ident else None, str(task) if task else None))
+            continue
+        if req.id in seen:
+            bad.append(BadRequest(n, f"duplicate request id {req.id!r}", req.id, req.task))
+            continue
+        seen.add(req.id)
+        good.append(req)
+    return good, bad
