@@ -110,6 +110,14 @@ def run_tokenize(spec, store: str, codec_dir: str, cfg: TokenizeConfig | None = 
     s.x_realtime = st.audio_s / max(s.wall_s, 1e-9)
     s.table_version = delta.table_version(store)
     s.quarantine_version = delta.table_version(quarantine_uri(store))
+    if s.table_version is not None:
+        from pipelines.lineage import write_lineage
+
+        local_codec = "://" not in str(codec_dir) or str(codec_dir).startswith("file://")
+        write_lineage(store, {"codec_dir": str(Path(str(codec_dir).removeprefix("file://")).resolve()) if local_codec
+                              else str(codec_dir), "codec_hash": codec_hash(codec_dir), "tokenizer_version": tv,
+                              "tokenizers": cfg.tokenizers.to_dict(), "tokens_uri": store,
+                              "tokens_version": s.table_version})
     for reason, n in st.reasons.items():
         reasons[reason] = reasons.get(reason, 0) + n
     s.reasons = dict(sorted(reasons.items()))

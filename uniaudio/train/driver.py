@@ -82,9 +82,13 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     tracker = MlflowTracker(uri, experiment=cfg.experiment, artifact_location=default_artifact_location(uri, out),
                             fallback_path=out / "mlflow_unsent.jsonl")
     name = cfg.run_name or f"lm-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    lineage = {"examples_uri": examples_uri, "examples_version": snap.version, "git_commit": _git_commit(),
-               "preset": cfg.preset, "zero_stage": cfg.zero_stage}
-    run_id = tracker.start_run(name, tags={"component": "lm", **{f"lineage.{k}": str(v) for k, v in lineage.items()}})
+    from pipelines.lineage import read_lineage
+
+    # codec + tokenizers + token store, as recorded by `uniaudio tokenize` / `uniaudio examples`
+    lineage = {**read_lineage(examples_uri), "examples_uri": examples_uri, "examples_version": snap.version,
+               "git_commit": _git_commit(), "preset": cfg.preset, "zero_stage": cfg.zero_stage}
+    tags = {f"lineage.{k}": str(v) for k, v in lineage.items() if not isinstance(v, dict)}
+    run_id = tracker.start_run(name, tags={"component": "lm", **tags})
     tracker.log_params(flatten_params(cfg.to_dict()))
     (out / "train_config.yaml").write_text(cfg.to_yaml())
     tracker.log_artifact(out / "train_config.yaml")
