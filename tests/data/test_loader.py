@@ -106,13 +106,8 @@ def test_task_weights_applied_in_stream(store):
     assert tasks == {"text_to_sound"}
 
 
-def test_ray_reader_matches_arrow(store):
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-    try:
-        snap = StoreSnapshot.open(store)
-        a = [b.example_ids for b in BatchLoader(snap, LoaderConfig(reader="arrow"), epochs=1)]
-        r = [b.example_ids for b in BatchLoader(snap, LoaderConfig(reader="ray"), epochs=1)]
-        assert a == r
-    finally:
-        ray.shutdown()
+def test_ray_reader_matches_arrow(store, ray_session):
+    snap = StoreSnapshot.open(store)
+    a = [b.example_ids for b in BatchLoader(snap, LoaderConfig(reader="arrow"), epochs=1)]
+    r = [b.example_ids for b in BatchLoader(snap, LoaderConfig(reader="ray"), epochs=1)]
+    assert a == r

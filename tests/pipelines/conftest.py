@@ -12,22 +12,6 @@ import yaml
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """A real local Ray instance (2 CPUs, loopback, no dashboard) shared by every test of the session."""
-    import ray
-
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    started = False
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 logging_level=logging.WARNING, log_to_driver=False)
-        started = True
-    yield ray.get_runtime_context().gcs_address
-    if started:
-        ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def tiny_codec(tmp_path_factory):
     """A codec checkpoint of the ``tiny`` preset: seeded random weights, codebooks k-means-initialised
     by one training-mode forward on a few tones (no training), so codes depend on the audio."""

@@ -121,6 +121,10 @@ def test_every_task_layout_and_lineage(built):
         assert len({e["split"] for e in ex.values() if e["utt_ids"][0] == u}) == 1
     cap = ex["text_to_sound/sfx/x0"]
     assert cap["cont_dim"] == 384 and len(cap["cont_positions"]) == 6
+    from pipelines.lineage import read_lineage
+
+    lin = read_lineage(out)
+    assert lin["tokens_uri"] == tokens and lin["examples_version"] == delta.table_version(out)
 
 
 def test_prompts_come_from_another_utterance_of_the_speaker(built):

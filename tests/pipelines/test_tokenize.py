@@ -94,6 +94,11 @@ def test_end_to_end_quarantine_mlflow_and_plain_read(tmp_path, ray_session, tiny
     assert (s.rows_in, s.rows_todo, s.rows_out) == (13, 12, 7)
     assert s.rows_quarantined == 6 and s.commits >= 2
     assert s.per_dataset["speech"]["out"] == 4 and s.per_dataset["pairs"]["out"] == 2
+    from pipelines.lineage import read_lineage
+
+    lin = read_lineage(store)  # what training copies into the model, so generation finds codec + tokenizers
+    assert lin["tokenizer_version"] == s.tokenizer_version and lin["tokens_version"] == s.table_version
+    assert lin["codec_hash"] and Path(lin["codec_dir"]).is_dir() and "codec" in lin["tokenizers"]
     assert s.per_dataset["sfx"]["quarantined"] == 1
 
     rows = {r["utt_id"]: r for r in delta.read_table(store).to_pylist()}

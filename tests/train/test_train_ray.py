@@ -19,15 +19,6 @@ COMMON = ["workers=2", "zero_stage=2", "optim.lr=3e-3", "optim.warmup_steps=3", 
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def examples(tmp_path_factory):
     return make_example_store(str(tmp_path_factory.mktemp("ex") / "examples"), n=48)
 
@@ -43,7 +34,7 @@ def assert_same(a, b):
 
 
 @pytest.fixture(scope="module")
-def reference(ray_local, examples, tmp_path_factory):
+def reference(ray_session, examples, tmp_path_factory):
     out = tmp_path_factory.mktemp("ref")
     summary = run_training(examples, str(out), train_config("tiny", overrides=COMMON + ["steps=8", "run_name=ref"]))
     return out, summary
@@ -85,7 +76,7 @@ def test_killed_worker_restarts_from_checkpoint(reference, examples, tmp_path):
 from conftest_infra import mlflow_server  # noqa: E402,F401  (fixture)
 
 
-def test_mlflow_server_run_has_params_metrics_model_and_vocab(ray_local, examples, tmp_path, mlflow_server, monkeypatch):
+def test_mlflow_server_run_has_params_metrics_model_and_vocab(ray_session, examples, tmp_path, mlflow_server, monkeypatch):
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
@@ -109,7 +100,7 @@ def test_mlflow_server_run_has_params_metrics_model_and_vocab(ray_local, example
     assert type(model).__name__ == "MultiScaleLM"
 
 
-def test_tracking_server_down_does_not_kill_training(ray_local, examples, tmp_path, monkeypatch):
+def test_tracking_server_down_does_not_kill_training(ray_session, examples, tmp_path, monkeypatch):
     import socket
 
     with socket.socket() as sock:
