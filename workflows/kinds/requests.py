@@ -1,0 +1,167 @@
+"""``eval_requests``: generation requests for every task, drawn from a dataset spec, with references.
+
+Input ``spec``; config ``per_task`` (requests per task), ``tasks`` (default: every task some dataset
+feeds), ``seed`` (which rows are drawn). For each task the rows of the datasets feeding it are ordered
+by a hash of (seed, utt id) and the first rows that carry what the task needs become requests
+(uniaudio/generate/requests.py), with the row's audio as the ``reference`` for evaluation:
+
+=============== =================================================================================
+tts             text, prompt = another utterance of the same speaker
+plain_tts       text                              instruct_tts   text, instruction
+vc              source = the row, prompt = an utterance of another speaker (no reference)
+asr             source, text (reference)          sv             source, prompt (same speaker), label 1
+svs             lyrics, notes, prompt = another singing row of the speaker (else of the dataset)
+se / dereverb   source = paired source            tse            source, enrolment (paired)
+text_to_sound   caption                           text_to_music  caption
+speech_edit     text, source = the row, edit_span from ``extra.edit_span``
+audio_edit      instruction, source = paired source
+=============== =================================================================================
+
+Output ``requests``: the JSONL file (absolute paths). Rows of the demo corpus are also training rows:
+the point of the demo's evaluation is the path (every task generates and scores), not the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+from pydantic import Field
+
+from uniaudio.config import ConfigBase
+from workflows.kinds.common import file_sha256
+from workflows.step import StepContext, StepKind, StepResult, resolve_path
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class EvalRequestsStep(ConfigBase):
+    per_task: int = Field(1, ge=1)
+    tasks: list[str] | None = None
+    seed: int = 0
+
+
+def _order(rows: list, seed: int) -> list:
+    return sorted(rows, key=lambda r: hashlib.sha256(f"{seed}|{r.dataset}|{r.utt_id}".encode()).hexdigest())
+
+
+def _other(rows: list, row: Any, same_speaker: bool) -> Any | None:
+    for r in rows:
+        if r.utt_id == row.utt_id or r.start_s is not None:
+            continue
+        if same_speaker and row.speaker and r.speaker == row.speaker:
+            return r
+        if not same_speaker and (r.speaker or "") != (row.speaker or ""):
+            return r
+    return None
+
+
+def make_request(task: str, row: Any, pool: list) -> dict[str, Any] | None:
+    """The request for ``task`` from ``row`` (``pool``: rows of the same dataset), or None if it lacks inputs."""
+    src = (row.paired or {}).get("source")
+    req: dict[str, Any] = {"task": task, "id": _SAFE.sub("_", f"{task}-{row.dataset}-{row.utt_id}")}
+    if row.start_s is not None:
+        return None  # a segment of a longer file: no wav to reference
+    if task in ("tts", "svs"):
+        other = _other(pool, row, same_speaker=True) or (_other(pool, row, same_speaker=False) if task == "svs" else None)
+        if other is None:
+            return None
+        req["prompt"] = other.audio_uri
+    if task in ("tts", "plain_tts", "instruct_tts", "asr", "speech_edit"):
+        if not row.text:
+            return None
+        req["text"] = row.text
+    if task in ("instruct_tts", "audio_edit"):
+        if not row.instruction:
+            return None
+        req["instruction"] = row.instruction
+    if task in ("text_to_sound", "text_to_music"):
+        if not row.caption:
+            return None
+        req["caption"] = row.caption
+    if task == "svs":
+        if not row.lyrics or not row.notes_uri:
+            return None
+        req.update(lyrics=row.lyrics, notes=row.notes_uri)
+    if task in ("se", "dereverb", "tse", "audio_edit"):
+        if not src:
+            return None
+        req["source"] = src
+    if task == "tse":
+        if not row.paired.get("enrolment"):
+            return None
+        req["enrolment"] = row.paired["enrolment"]
+    if task in ("vc", "asr", "sv", "speech_edit"):
+        req["source"] = row.audio_uri
+    if task in ("vc", "sv"):
+        other = _other(pool, row, same_speaker=(task == "sv"))
+        if other is None:
+            return None
+        req["prompt"] = other.audio_uri
+        if task == "sv":
+            req["label"] = 1
+    if task == "speech_edit":
+        span = (row.extra or {}).get("edit_span") or {}
+        if span.get("start_s") is None or span.get("end_s") is None:
+            return None
+        req["edit_span"] = [float(span["start_s"]), float(span["end_s"])]
+    if task not in ("vc", "asr", "sv"):
+        req["reference"] = row.audio_uri
+    return req
+
+
+def build_requests(spec_path: str, cfg: EvalRequestsStep) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """-> (requests, {task: why it has none}) for the tasks asked for (or fed by the spec)."""
+    from pipelines.sources import load_dataset_spec, read_dataset
+    from uniaudio.tasks import TASKS
+
+    spec = load_dataset_spec(spec_path)
+    fed: dict[str, list] = defaultdict(list)
+    pools: dict[str, list] = {}
+    for entry in spec.datasets:
+        rows = read_dataset(entry).rows
+        pools[entry.name] = rows
+        for t in entry.tasks:
+            fed[t].extend(rows)
+    tasks = cfg.tasks or [t for t in TASKS if t in fed]
+    out, missing = [], {}
+    for task in tasks:
+        if task not in TASKS:
+            missing[task] = "not a registered task"
+            continue
+        got = 0
+        for row in _order(fed.get(task, []), cfg.seed):
+            req = make_request(task, row, pools[row.dataset])
+            if req is not None:
+                out.append(req)
+                got += 1
+                if got == cfg.per_task:
+                    break
+        if got == 0:
+            missing[task] = "no dataset of the spec feeds it" if task not in fed else "no row carries its inputs"
+    return out, missing
+
+
+def run_eval_requests(ctx: StepContext) -> StepResult:
+    from uniaudio.errors import UserFacingError
+
+    cfg = EvalRequestsStep.model_validate(ctx.config)
+    reqs, missing = build_requests(resolve_path(ctx.inputs["spec"]), cfg)
+    for task, why in missing.items():
+        print(f"[{ctx.step_id}] no request for {task}: {why}", flush=True)
+    if not reqs:
+        raise UserFacingError("no generation request could be made from the spec")
+    path = ctx.work_dir / "requests.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reqs))
+    tasks = sorted({r["task"] for r in reqs})
+    return StepResult(outputs={"requests": str(path)}, identity={"requests": {"sha256": file_sha256(path)}},
+                      metrics={"requests/n": float(len(reqs)), "requests/tasks": float(len(tasks))},
+                      summary=f"{len(reqs)} requests for {len(tasks)} tasks" + (f"; none for {', '.join(missing)}" if missing else ""))
+
+
+EVAL_REQUESTS = StepKind("eval_requests", run_eval_requests, outputs=("requests",), input_names=("spec",),
+                         required_inputs=("spec",), config_model=EvalRequestsStep,
+                         description="generation requests per task from a dataset spec")

@@ -1,0 +1,117 @@
+"""LM steps.
+
+``train_lm`` (input ``examples``: ``{uri, version}``; optional ``init``: a model to fine-tune from;
+optional ``codec``: recorded in the model's lineage so generation finds it) -> ``model``: the exported
+model dir (``model.safetensors``, ``model_config.json``, ``vocab.json``, ``lineage.json``), identified by
+the weights' sha256. Config: ``preset``, ``steps``, ``workers``, ``zero`` (DeepSpeed stage), ``gpu``,
+``set`` (TrainConfig overrides). A retried step resumes from the checkpoints Ray Train left in its work dir.
+
+``model_checkpoint`` (config ``path``) -> ``model`` (and its lineage's codec when it records one).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field
+
+from uniaudio.config import ConfigBase
+from workflows.kinds.common import KindConfig, file_sha256
+from workflows.step import StepContext, StepKind, StepResult, resolve_path
+
+WEIGHTS = "model.safetensors"
+
+
+class TrainLmStep(KindConfig):
+    preset: str = "tiny"
+    steps: int | None = Field(None, ge=1)
+    workers: int | None = Field(None, ge=1)
+    zero: int | None = Field(None, ge=1, le=3)
+    gpu: bool | None = None
+
+
+def _weights_hash(model_dir: str) -> str:
+    from uniaudio.errors import UserFacingError
+
+    p = Path(model_dir) / WEIGHTS
+    if not p.is_file():
+        raise UserFacingError(f"{model_dir} is not an exported model: no {WEIGHTS} in it")
+    return file_sha256(p)
+
+
+def _record_codec(model_dir: Path, codec_dir: str | None) -> None:
+    """Add the codec to the exported lineage (if the trainer did not), so ``generate --model`` finds it."""
+    if not codec_dir:
+        return
+    p = model_dir / "lineage.json"
+    lin = json.loads(p.read_text()) if p.is_file() else {}
+    if lin.get("codec_dir"):
+        return
+    from codec.export import read_codec_dir
+
+    _, _, meta = read_codec_dir(codec_dir)
+    lin.update(codec_dir=str(codec_dir), codec_hash=meta["content_hash"])
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(lin, indent=1, sort_keys=True))
+    tmp.replace(p)
+
+
+def run_train_lm(ctx: StepContext) -> StepResult:
+    from uniaudio.errors import UserFacingError
+    from uniaudio.train.config import TrainConfig, train_config
+    from uniaudio.train.driver import run_training
+
+    c = TrainLmStep.model_validate(ctx.config)
+    overrides = list(c.set)
+    for value, key in ((c.steps, "steps"), (c.workers, "workers"), (c.zero, "zero_stage"), (c.gpu, "use_gpu")):
+        if value is not None:
+            overrides.append(f"{key}={str(value).lower() if isinstance(value, bool) else value}")
+    init = ctx.inputs.get("init")
+    if init:
+        if "init_from" not in TrainConfig.model_fields:
+            raise UserFacingError("fine-tuning needs TrainConfig.init_from (start from an exported model), which the "
+                                  "LM trainer does not offer yet")
+        overrides.append(f"init_from={json.dumps(resolve_path(init))}")
+    overrides.append(f"run_name={json.dumps(f'lm-{ctx.step_id}')}")
+    cfg = train_config(c.preset, None, overrides)
+    ex = ctx.inputs["examples"]
+    out = ctx.work_dir / "model"
+    summary = run_training(ex["uri"], str(out), cfg, address=ctx.address)
+    ctx.adopt_run(summary.run_id)
+    _record_codec(out, ctx.inputs.get("codec"))
+    h = _weights_hash(str(out))
+    return StepResult(
+        outputs={"model": str(out)},
+        identity={"model": {"sha256": h}},
+        runs={"lm": summary.run_id} if summary.run_id else {},
+        links={"model.dir": str(out), "model.sha256": h, "model.examples_version": summary.examples_version},
+        metrics={k: float(v) for k, v in (("lm/first_loss", summary.first_loss), ("lm/last_loss", summary.last_loss),
+                                          ("lm/val_loss", summary.val_loss), ("lm/steps", summary.steps)) if v is not None},
+        summary=summary.line(),
+    )
+
+
+TRAIN_LM = StepKind("train_lm", run_train_lm, outputs=("model",), input_names=("examples", "init", "codec"),
+                    required_inputs=("examples",), config_model=TrainLmStep, uses_ray=True,
+                    description="train the multi-scale LM (Ray Train + DeepSpeed)")
+
+
+class ModelCheckpointStep(ConfigBase):
+    path: str
+
+
+def _model_fingerprint(cfg: dict, inputs: dict) -> dict:
+    return {"sha256": _weights_hash(resolve_path(ModelCheckpointStep.model_validate(cfg).path))}
+
+
+def run_model_checkpoint(ctx: StepContext) -> StepResult:
+    path = resolve_path(ModelCheckpointStep.model_validate(ctx.config).path)
+    h = _weights_hash(path)
+    return StepResult(outputs={"model": path}, identity={"model": {"sha256": h}},
+                      links={"model.dir": path, "model.sha256": h}, summary=f"model {h[:12]} at {path}")
+
+
+MODEL_CHECKPOINT = StepKind("model_checkpoint", run_model_checkpoint, outputs=("model",), input_names=(),
+                            config_model=ModelCheckpointStep, fingerprint=_model_fingerprint,
+                            description="an existing exported model directory")

@@ -1,0 +1,372 @@
+"""The workflow runner: one driver process executes a DAG's steps in order, skipping finished ones.
+
+For each step, in topological order:
+
+1. if a predecessor failed (or is blocked), the step is *blocked* and left as it was;
+2. its key is computed (:mod:`workflows.keys`) from its config, the identities its predecessors
+   recorded, and the kind's fingerprint (e.g. the dataset's manifest fingerprint);
+3. if the step finished before with that key (now or earlier: a per-step history is kept) and its
+   outputs are still there, it is *skipped* and says so;
+4. otherwise it runs in-process with the Ray instance the runner holds (embedded, or the cluster of
+   the Ray Job it runs in), its output teed to ``RUN/logs/<step>.log``, inside its own nested MLflow
+   run; its state goes ``running`` -> ``done`` (outputs, identities, run ids, timings) or ``failed``
+   (the error), written atomically. A failed step does not stop independent steps.
+
+Re-running the same DAG on the same run dir therefore redoes only failed, changed or new steps:
+retrying a failed step never redoes its predecessors; adding a dataset to a ``foreach`` runs its
+tokenization and what depends on it, nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
+
+from uniaudio.errors import UserFacingError
+from workflows.dag import Ref, Workflow
+from workflows.keys import digest, output_identity, step_key
+from workflows.kinds import get_kind
+from workflows.logs import capture
+from workflows.state import RunLock, RunStore, StepState
+from workflows.step import StepContext, StepResult
+
+HISTORY_KEEP = 8
+
+
+@dataclass
+class RunReport:
+    run_dir: str
+    invocation: int
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+    mlflow_run_id: str | None = None
+    tracking_uri: str | None = None
+    seconds: float = 0.0
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> its outputs (ran or skipped)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocked
+
+    def line(self) -> str:
+        return (f"workflow run #{self.invocation} in {self.run_dir}: {'ok' if self.ok else 'FAILED'} in "
+                f"{self.seconds:.0f}s; ran {len(self.ran)}, skipped {len(self.skipped)}, failed {len(self.failed)}, "
+                f"blocked {len(self.blocked)}" + (f"; MLflow run {self.mlflow_run_id}" if self.mlflow_run_id else ""))
+
+
+def _sub_run_dir(value: Any, run_dir: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("${run_dir}", run_dir)
+    if isinstance(value, list):
+        return [_sub_run_dir(v, run_dir) for v in value]
+    if isinstance(value, dict):
+        return {k: _sub_run_dir(v, run_dir) for k, v in value.items()}
+    return value
+
+
+def _local_paths(value: Any, root: str) -> list[str]:
+    """Absolute paths under ``root`` inside an output value (to check that skipped outputs still exist)."""
+    if isinstance(value, str):
+        return [value] if value.startswith(root + os.sep) else []
+    if isinstance(value, list):
+        return [p for v in value for p in _local_paths(v, root)]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _local_paths(v, root)]
+    return []
+
+
+def _ensure_ray(wf: Workflow, address: str | None) -> bool:
+    """Join ``address`` / the Ray Job's cluster, or start the embedded instance; True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address or os.environ["RAY_ADDRESS"], log_to_driver=True)
+        return True
+    # Embedded: loopback only (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 with the node IP keeps GCS/raylet
+    # on 127.0.0.1), no dashboard, workers inherit this process's environment (DS_ACCELERATOR, MLflow).
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+    mb = wf.spec.ray.object_store_mb
+    ray.init(num_cpus=wf.spec.ray.num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+             object_store_memory=mb * 2**20 if mb else None, configure_logging=False, log_to_driver=True)
+    return True
+
+
+def _select(wf: Workflow, names: Sequence[str] | None) -> set[str] | None:
+    """Step ids (or base names of foreach steps) -> concrete ids; unknown names are an error."""
+    if not names:
+        return None
+    out: set[str] = set()
+    for n in names:
+        hits = [sid for sid, st in wf.steps.items() if sid == n or st.base == n]
+        if not hits:
+            raise UserFacingError(f"no step {n!r} in workflow {wf.name} (steps: {', '.join(wf.steps)})")
+        out.update(hits)
+    return out
+
+
+class Runner:
+    """Executes one invocation of a workflow on a run directory (see the module doc)."""
+
+    def __init__(self, wf: Workflow, run_dir: str | Path, address: str | None = None,
+                 targets: Sequence[str] | None = None, force: Sequence[str] | None = None,
+                 work_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 mlflow: bool = True):
+        self.wf = wf
+        self.store = RunStore(run_dir)
+        self.work_root = Path(work_dir).resolve() if work_dir else None
+        if self.store.local is None and self.work_root is None:
+            raise UserFacingError(f"run dir {run_dir} is not local: give --work-dir (a local or shared folder) "
+                                  "for the steps' outputs")
+        self.root = str(self.work_root or self.store.local)
+        self.address = address
+        targets_ = _select(wf, targets)
+        self.selected = wf.upstream(sorted(targets_)) if targets_ else None
+        self.force = _select(wf, force) or set()
+        self.log = log or (lambda m: print(m, flush=True))
+        self.states: dict[str, StepState] = {}
+        self.ray_started = False
+        self.mlflow = mlflow
+        self.tracking = None
+
+    # --- the invocation ------------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        t0 = time.time()
+        os.environ.update(self.wf.spec.env)
+        dag_yaml = yaml.safe_dump(self.wf.raw, sort_keys=False)
+        with RunLock(self.store):
+            n = self.store.start_invocation(self.wf.name, digest(self.wf.raw), dag_yaml,
+                                            {"ray_job_id": os.environ.get("UNIAUDIO_RAY_JOB_ID") or None})
+            report = RunReport(self.store.uri, n)
+            from workflows.tracking import WorkflowTracking
+
+            self.tracking = WorkflowTracking(Path(self.root), self.wf.spec.experiment or f"workflow-{self.wf.name}",
+                                             enabled=self.mlflow)
+            self.tracking.export_env()
+            report.tracking_uri = self.tracking.uri
+            report.mlflow_run_id = self.tracking.start(
+                f"{self.wf.name}#{n}", {"uniaudio.workflow": self.wf.name, "uniaudio.run_dir": self.store.uri,
+                                        "uniaudio.invocation": str(n)},
+                {"workflow": self.wf.name, "dag_hash": digest(self.wf.raw), "source": self.wf.source,
+                 "steps": len(self.wf.steps)})
+            self.store.update_invocation(n, mlflow_run_id=report.mlflow_run_id, tracking_uri=self.tracking.uri)
+            if self.store.local is not None:
+                self.tracking.artifact(self.store.local / "dag.yaml", "workflow")
+            status, completed = "FAILED", False
+            try:
+                self._loop(report)
+                completed = True
+                status = "FINISHED" if report.ok else "FAILED"
+            finally:
+                report.seconds = time.time() - t0
+                self.tracking.metrics({"workflow/ran": len(report.ran), "workflow/skipped": len(report.skipped),
+                                       "workflow/failed": len(report.failed), "workflow/seconds": report.seconds})
+                self.tracking.link(tags={"workflow.status": "ok" if report.ok else "failed",
+                                         "workflow.failed_steps": ",".join(report.failed) or "-"})
+                self.store.update_invocation(n, finished=time.time(),
+                                             status="ok" if report.ok and completed else "failed",
+                                             ran=report.ran, skipped=report.skipped, failed=report.failed,
+                                             blocked=report.blocked, seconds=report.seconds)
+                if self.store.local is not None:
+                    self.tracking.artifact(self.store.local / "workflow.json", "workflow")
+                self.tracking.end(status)
+                self._stop_ray()
+        return report
+
+    def _stop_ray(self) -> None:
+        if self.ray_started:
+            import ray
+
+            ray.shutdown()
+            self.ray_started = False
+
+    def _loop(self, report: RunReport) -> None:
+        order = [s for s in self.wf.steps if self.selected is None or s in self.selected]
+        total = len(order)
+        for i, sid in enumerate(order, start=1):
+            st = self.wf.steps[sid]
+            tag = f"[{i}/{total}] {sid}"
+            bad = [d for d in st.deps if d in report.failed or d in report.blocked]
+            if bad:
+                report.blocked.append(sid)
+                self.log(f"{tag}: blocked (needs {', '.join(bad)}, which did not finish)")
+                continue
+            try:
+                kind = get_kind(st.kind, self.wf.spec.steps[st.base].outputs)
+                values, ids = self._inputs(st.inputs)
+                cfg = _sub_run_dir(st.config, self.root)
+                fp = kind.fingerprint(cfg, values) if kind.fingerprint else None
+                key = step_key(st.kind, kind.version, st.config, ids, fp)
+            except Exception as err:  # noqa: BLE001 - a step that cannot even be keyed fails alone
+                report.failed[sid] = f"{type(err).__name__}: {err}"
+                self.log(f"{tag}: FAILED before running: {report.failed[sid]}")
+                self._mark_failed(sid, st.kind, report.failed[sid])
+                continue
+            state = self.store.load_step(sid, st.kind)
+            prior = None if sid in self.force else state.finished_with(key)
+            if prior is not None and state.key != key and not kind.reuse_history:
+                prior = None
+            if prior is not None:
+                missing = [p for p in _local_paths(prior["outputs"], self.root) if not os.path.exists(p)]
+                if missing:
+                    self.log(f"{tag}: finished before with key {key[:12]}, but {missing[0]} is gone: running again")
+                    prior = None
+            if prior is not None:
+                self._skip(state, key, prior, report)
+                self.log(f"{tag}: skipped (done, key {key[:12]}{', finished ' + time.ctime(prior['finished']) if prior.get('finished') else ''})")
+                continue
+            self.log(f"{tag}: running ({st.kind}, key {key[:12]})")
+            self._execute(st, kind, key, cfg, values, ids, state, report, tag)
+
+    def _inputs(self, inputs: dict[str, Ref | list[Ref]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        values: dict[str, Any] = {}
+        ids: dict[str, Any] = {}
+        for name, ref in inputs.items():
+            refs = ref if isinstance(ref, list) else [ref]
+            vs, iz = [], []
+            for r in refs:
+                s = self.states[r.step]
+                if r.output not in s.outputs:
+                    raise UserFacingError(f"step {r.step} finished without output {r.output!r}")
+                vs.append(s.outputs[r.output])
+                iz.append(output_identity(s.key, r.output, s.identity))
+            values[name], ids[name] = (vs, iz) if isinstance(ref, list) else (vs[0], iz[0])
+        return values, ids
+
+    def _skip(self, state: StepState, key: str, prior: dict[str, Any], report: RunReport) -> None:
+        if state.key != key or state.status != "done":  # restore an earlier result from the history
+            state.key, state.status, state.error = key, "done", None
+            for k in ("outputs", "identity", "runs", "links", "step_run_id", "finished", "summary"):
+                setattr(state, k, prior.get(k) if k not in ("outputs", "identity", "runs", "links") else dict(prior.get(k) or {}))
+            self.store.save_step(state)
+        self.states[state.id] = state
+        self._publish(state.id, key)
+        report.skipped.append(state.id)
+        report.outputs[state.id] = dict(state.outputs)
+        self.tracking.link(params={f"step.{state.id}.key": key, f"step.{state.id}.run_id": state.step_run_id or "-",
+                                   **{f"out.{state.id}.{k}": _short(v) for k, v in state.outputs.items()},
+                                   **{k: _short(v) for k, v in state.links.items()}},
+                           tags={f"step.{state.id}.status": "skipped",
+                                 **{f"run.{state.id}.{k}": v for k, v in state.runs.items()}})
+
+    def _publish(self, step_id: str, key: str) -> None:
+        """``RUN/outputs/<step>`` -> the step's current work dir: stable paths for people (keys are not)."""
+        from workflows.dag import step_file_name
+
+        work = Path(self.root) / "steps" / step_file_name(step_id) / key
+        if not work.is_dir():
+            return
+        link = Path(self.root) / "outputs" / step_file_name(step_id)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(work, link.parent), tmp)
+        os.replace(tmp, link)  # atomic: the link always points at a complete step
+
+    def _mark_failed(self, sid: str, kind: str, error: str) -> None:
+        state = self.store.load_step(sid, kind)
+        state.status, state.error, state.finished = "failed", error, time.time()
+        self.store.save_step(state)
+
+    def _execute(self, st, kind, key, cfg, values, ids, state: StepState, report: RunReport, tag: str) -> None:
+        if kind.uses_ray and not self.ray_started:
+            try:
+                self.ray_started = _ensure_ray(self.wf, self.address) or self.ray_started
+            except Exception as err:  # noqa: BLE001 - no Ray: this step fails, steps without Ray go on
+                report.failed[st.id] = f"cannot start or join Ray: {type(err).__name__}: {err}"
+                self._mark_failed(st.id, st.kind, report.failed[st.id])
+                self.log(f"{tag}: FAILED: {report.failed[st.id]}")
+                return
+        work = self.store.work_dir(st.id, key, self.work_root)
+        log_path = self.store.log_path(st.id, self.work_root)
+        state.key, state.status, state.error, state.summary = key, "running", None, ""
+        state.started, state.finished, state.seconds = time.time(), None, None
+        state.invocation = report.invocation
+        self.store.save_step(state)
+        t = self.tracking.start_step(st.id, st.kind, key, cfg, ids)
+        ctx = StepContext(st.id, st.kind, key, cfg, values, work, self.root, self.tracking.uri, t.run_id,
+                          self.tracking.parent.run_id, self.address, st.item)
+        result: StepResult | None = None
+        error = ""
+        for attempt in range(st.retries + 1):
+            state.attempts += 1
+            self.store.save_step(state)
+            with capture(log_path, f"{st.id} key={key} attempt={state.attempts}"):
+                try:
+                    result = kind.run(ctx)
+                    if not isinstance(result, StepResult):
+                        result = StepResult(outputs=dict(result or {}))
+                    missing = [o for o in kind.outputs if o not in result.outputs]
+                    if missing:
+                        raise UserFacingError(f"kind {st.kind} returned no {', '.join(missing)}")
+                    break
+                except KeyboardInterrupt:
+                    self._finish_failed(state, t, "interrupted", report)
+                    raise
+                except Exception as err:  # noqa: BLE001 - recorded, reported, and other steps go on
+                    error = f"{type(err).__name__}: {err}"
+                    traceback.print_exc()
+                    result = None
+                    if attempt < st.retries:
+                        print(f"[{st.id}] attempt {attempt + 1} failed ({error}); retrying", flush=True)
+        if result is None:
+            self._finish_failed(state, t, error, report)
+            self.log(f"{tag}: FAILED after {state.seconds:.1f}s: {error.splitlines()[0] if error else ''} "
+                     f"(log: {log_path})")
+            return
+        state.status, state.finished = "done", time.time()
+        state.seconds = state.finished - (state.started or state.finished)
+        state.outputs, state.identity, state.runs = result.outputs, result.identity, result.runs
+        state.step_run_id, state.summary, state.links = t.run_id, result.summary, result.links
+        state.history[key] = {"outputs": result.outputs, "identity": result.identity, "runs": result.runs,
+                              "links": result.links, "step_run_id": t.run_id, "finished": state.finished,
+                              "summary": result.summary}
+        while len(state.history) > HISTORY_KEEP:
+            state.history.pop(next(iter(state.history)))
+        self.store.save_step(state)
+        self.states[st.id] = state
+        self._publish(st.id, key)
+        report.ran.append(st.id)
+        report.outputs[st.id] = dict(result.outputs)
+        t.log_metrics({**result.metrics, "step/seconds": state.seconds})
+        t.set_tags({f"component_run.{k}": v for k, v in result.runs.items()})
+        t.end_run("FINISHED")
+        self.tracking.link(
+            params={f"step.{st.id}.key": key, f"step.{st.id}.run_id": t.run_id or "-",
+                    **{f"out.{st.id}.{k}": _short(v) for k, v in result.outputs.items()},
+                    **{f"{k}": _short(v) for k, v in result.links.items()}},
+            tags={f"step.{st.id}.status": "ran", **{f"run.{st.id}.{k}": v for k, v in result.runs.items()}})
+        for path, apath in result.artifacts:
+            self.tracking.artifact(path, apath)
+        self.log(f"{tag}: done in {state.seconds:.1f}s{': ' + result.summary if result.summary else ''}")
+
+    def _finish_failed(self, state: StepState, tracker, error: str, report: RunReport) -> None:
+        state.status, state.error, state.finished = "failed", error, time.time()
+        state.seconds = state.finished - (state.started or state.finished)
+        self.store.save_step(state)
+        report.failed[state.id] = error
+        tracker.set_tags({"error": error[:5000]})
+        tracker.end_run("FAILED")
+
+
+def _short(v: Any) -> str:
+    import json
+
+    s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+    return s[:500]
+
+
+def run_workflow(wf: Workflow, run_dir: str | Path, **kw: Any) -> RunReport:
+    """Run (or resume) ``wf`` on ``run_dir``; see :class:`Runner` for the keyword arguments."""
+    return Runner(wf, run_dir, **kw).run()
