@@ -5,8 +5,9 @@ the cluster runs the whole DAG (see :mod:`workflows.runner`), its steps' Ray wor
 cluster. The project travels as the job's ``runtime_env`` ``working_dir`` (the repository, without
 ``.venv``, run outputs, caches and git data), the DAG's ``env`` as ``env_vars``.
 
-Ray 2.60 token auth: the client sends ``Authorization: Bearer <token>``, the token read from
-``--token-file``, ``$RAY_AUTH_TOKEN``, ``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (first found).
+Ray 2.60 token auth: the client sends ``Authorization: Bearer <token>`` explicitly, the token read
+from ``--token-file``, ``$RAY_AUTH_TOKEN``, ``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (first
+found); with the header the client needs no ``RAY_AUTH_MODE=token`` in its environment.
 
 The run directory must be reachable by both sides under the same name: an absolute path on a shared
 file system (or this machine, for a loopback cluster) or an object-store URI with ``--work-dir``.
@@ -54,9 +55,9 @@ def job_client(address: str, token_file: str | None = None):
     """A JobSubmissionClient for ``address`` (the dashboard URL), with the auth token attached."""
     from ray.job_submission import JobSubmissionClient
 
+    # The token goes in an explicit header. Setting RAY_AUTH_MODE=token in this process instead would
+    # make Ray cache the token process-wide (a later embedded ray.init then fails to start its GCS).
     token = find_token(token_file)
-    if token:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray 2.60 clients refuse to send tokens otherwise
     headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
         return JobSubmissionClient(address, headers=headers)

@@ -45,8 +45,7 @@ def test_submit_validates_the_dag_before_contacting_anything(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_unreachable_jobs_api_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)  # job_client sets it: restore afterwards
+def test_unreachable_jobs_api_is_a_clear_error(tmp_path):
     tok = tmp_path / "tok"
     tok.write_text("abc")
     with pytest.raises(UserFacingError, match="cannot reach the Ray Jobs API at http://127.0.0.1:9"):

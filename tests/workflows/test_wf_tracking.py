@@ -49,5 +49,5 @@ def test_steps_run_on_the_embedded_ray_instance(tmp_path):
     wf = parse_workflow({"name": "r", "ray": {"num_cpus": 1}, "steps": {
         "sq": {"kind": "tests.workflows.wf_stepfns:RAY_SQUARE", "config": {"n": 7}}}})
     r = run_workflow(wf, tmp_path, mlflow=False, log=lambda m: None)
-    assert r.ok and r.outputs["sq"]["value"] == 49
+    assert r.ok and r.outputs["sq"]["value"] == 49, r.failed
     assert not ray.is_initialized()  # the runner stops the instance it started
