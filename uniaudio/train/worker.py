@@ -107,6 +107,9 @@ def train_loop(config: dict[str, Any]) -> None:
             if peak:
                 log["train/mfu"] = fps * fpf / (peak * world)
             tracker.log_metrics(log, step=state.step)
+            if rank == 0:  # progress on the driver's console (Ray forwards worker stdout)
+                print(f"step {state.step}/{cfg.steps} loss {m['loss']:.3f} lr {log['train/lr']:.2e} "
+                      f"{fps:,.0f} frames/s", flush=True)
             t_last, frames_since, wait_since = time.perf_counter(), 0.0, 0.0
         metrics: dict[str, float] = {"step": state.step, "loss": m["loss"]}
         if val_tasks and (state.step % cfg.validate_every == 0 or state.step == cfg.steps):
