@@ -4,7 +4,6 @@ tokenizer lineage checks."""
 import json
 import os
 import shutil
-import socket
 
 import pytest
 import torch
@@ -78,22 +77,15 @@ def test_tokenizer_settings_from_lineage_with_overrides(assets):
 @pytest.mark.slow
 def test_deepspeed_checkpoint_directory(assets, tmp_path):
     """A ZeRO checkpoint (what Ray Train leaves per step) loads with the run's train_config.yaml."""
-    import torch.distributed as dist
-
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
     from uniaudio.train import checkpoint as ck
     from uniaudio.train.config import train_config
     from uniaudio.train.engine import initialize
     from uniaudio.train.step import State
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {"LOCAL_RANK": "0", "RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
-    try:
+    from single_rank import single_rank_process_group
+
+    with single_rank_process_group():
         cfg = train_config("tiny", overrides=["zero_stage=2", "steps=1"])
         ref = load_model(assets["model"], tmp_path / "w").model
         engine, *_ = initialize(ref, cfg, torch.device("cpu"), world=1)
@@ -107,7 +99,3 @@ def test_deepspeed_checkpoint_directory(assets, tmp_path):
         got = load_model(str(ckpt), tmp_path / "w3")
         assert same_weights(got.model, load_model(assets["model"], tmp_path / "w4").model)
         assert got.lineage["checkpoint"] == str(ckpt)
-    finally:
-        dist.destroy_process_group()
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

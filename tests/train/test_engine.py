@@ -1,13 +1,13 @@
 """DeepSpeed engine in-process (one rank, gloo): ZeRO stages, loss falls, non-finite steps are skipped."""
 
 import os
-import socket
 
 import pytest
 import torch
 
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
+from single_rank import single_rank_process_group  # noqa: E402
 from tests.train.helpers import make_example_store  # noqa: E402
 from uniaudio.data.loader import BatchLoader, StoreSnapshot  # noqa: E402
 from uniaudio.model import OutputRules, build_model  # noqa: E402
@@ -21,22 +21,8 @@ V = load_vocab()
 
 @pytest.fixture(scope="module", autouse=True)
 def process_group():
-    import torch.distributed as dist
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {"LOCAL_RANK": "0", "RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with single_rank_process_group():
+        yield
 
 
 @pytest.fixture(scope="module")
