@@ -45,7 +45,10 @@ class CodecEncoder:
 
         cfg = CodecTokConfig(**codec_cfg)
         if cfg.device == "cpu":
+            from uniaudio.allocator import keep_freed_memory
+
             torch.set_num_threads(max(1, torch_threads))
+            keep_freed_memory()  # a dedicated encoding actor: keep freed activations for reuse (~2x on CPU)
         self.n_q = cfg.n_q
         self.tok = CodecTokenizer(cfg, codec_dir=codec_dir)
         _ = self.tok.codec  # load now: a broken checkpoint fails the pool at start, not mid-job

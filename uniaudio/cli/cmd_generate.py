@@ -121,8 +121,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         requests, bad = [_single_request(args)], []
 
+    from uniaudio.allocator import keep_freed_memory
     from uniaudio.generate.batch import run_batch
     from uniaudio.generate.runner import Generator, write_outcome
+
+    keep_freed_memory()  # codec decode / KV cache buffers: reuse freed heap instead of fresh mmaps
 
     with Generator(args.model, cfg, codec_uri=args.codec, tracking_uri=args.tracking_uri,
                    model_config=args.model_config) as gen:
