@@ -45,6 +45,9 @@ class TrainConfig(ConfigBase):
     experiment: str = "uniaudio-lm"
     run_name: str | None = None
     peak_flops_per_worker: float | None = None  # for MFU; default: 989e12 on H100 (bf16 dense), none on CPU
+    # Fine-tune: start from an exported model (dir, runs:/ or models:/ URI). Its model_config.json fixes the
+    # architecture (the preset is ignored for it); fresh optimizer and LR schedule, step 0. See init_from.py.
+    init_from: str | None = None
 
     @model_validator(mode="after")
     def _fill_model(self) -> "TrainConfig":
@@ -58,12 +61,21 @@ class TrainConfig(ConfigBase):
         return self
 
 
-def train_config(preset: str = "tiny", path: str | None = None, overrides: list[str] | tuple = ()) -> TrainConfig:
-    """Resolve preset -> YAML -> overrides (``model.n_layer=4``, ``optim.lr=1e-3``, ...)."""
+def train_config(preset: str = "tiny", path: str | None = None, overrides: list[str] | tuple = (),
+                 tracking_uri: str | None = None) -> TrainConfig:
+    """Resolve preset -> YAML -> overrides (``model.n_layer=4``, ``optim.lr=1e-3``, ...).
+
+    With ``init_from`` the model comes from the export's ``model_config.json`` instead of the preset; a
+    ``model.x`` set in the YAML or an override that contradicts it is a ConfigError naming the field.
+    """
     from uniaudio.config import load_config
 
     base = {"preset": preset, "model": get_preset(preset).to_dict()}
     cfg = load_config(TrainConfig, path, overrides, base=base)
     if cfg.preset != preset and not any(o.startswith("model.") or o.startswith("model=") for o in overrides):
         cfg = load_config(TrainConfig, path, overrides, base={"preset": cfg.preset, "model": get_preset(cfg.preset).to_dict()})
+    if cfg.init_from:
+        from uniaudio.train.init_from import apply_init_architecture, explicit_model_fields
+
+        cfg = apply_init_architecture(cfg, explicit_model_fields(path, overrides), tracking_uri)
     return cfg

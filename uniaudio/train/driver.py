@@ -29,10 +29,12 @@ class TrainSummary:
     skipped_steps: int
     seconds: float
     examples_version: int
+    init_from: str | None = None  # "<uri> (sha256 <12 hex>)" of a fine-tune's base
 
     def line(self) -> str:
         fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
-        return (f"trained {self.steps} steps with DeepSpeed ZeRO-{self.zero_stage} on {self.workers} worker(s) in "
+        base = f" from {self.init_from}" if self.init_from else ""
+        return (f"trained {self.steps} steps{base} with DeepSpeed ZeRO-{self.zero_stage} on {self.workers} worker(s) in "
                 f"{self.seconds:.0f}s: loss {fmt(self.first_loss)} -> {fmt(self.last_loss)}, val {fmt(self.val_loss)}, "
                 f"{self.skipped_steps} skipped; examples v{self.examples_version}; model in {self.out_dir}; "
                 f"MLflow run {self.run_id}")
@@ -75,10 +77,12 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     snap = StoreSnapshot.open(examples_uri)  # pins the Delta version for the whole run (lineage)
+    uri = resolve_tracking_uri(out)
+    # A fine-tune's base model is validated before anything starts (no MLflow run for a bad base).
+    init = _prepare_init(cfg, out, uri) if cfg.init_from else None
     _init_ray(address, cfg)
     use_gpu = cfg.use_gpu if cfg.use_gpu is not None else bool(ray.cluster_resources().get("GPU", 0))
 
-    uri = resolve_tracking_uri(out)
     tracker = MlflowTracker(uri, experiment=cfg.experiment, artifact_location=default_artifact_location(uri, out),
                             fallback_path=out / "mlflow_unsent.jsonl")
     name = cfg.run_name or f"lm-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -87,14 +91,26 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     # codec + tokenizers + token store, as recorded by `uniaudio tokenize` / `uniaudio examples`
     lineage = {**read_lineage(examples_uri), "examples_uri": examples_uri, "examples_version": snap.version,
                "git_commit": _git_commit(), "preset": cfg.preset, "zero_stage": cfg.zero_stage}
+    if init is not None:
+        lineage["init_from"] = init.lineage()
     tags = {f"lineage.{k}": str(v) for k, v in lineage.items() if not isinstance(v, dict)}
+    if init is not None:
+        tags.update({"lineage.init_from": init.uri, "lineage.init_from_sha256": init.sha256})
     run_id = tracker.start_run(name, tags={"component": "lm", **tags})
     tracker.log_params(flatten_params(cfg.to_dict()))
+    if init is not None:
+        tracker.log_params({"init_from_sha256": init.sha256, "init_from_path": str(init.directory)})
     (out / "train_config.yaml").write_text(cfg.to_yaml())
     tracker.log_artifact(out / "train_config.yaml")
 
     loop_config = {"train": cfg.to_dict(), "snapshot": dataclasses.asdict(snap), "tracking_uri": uri,
                    "run_id": run_id, **(test_hooks or {})}
+    if init is not None:
+        # The weights travel through the object store: every rank gets exactly the bytes hashed above,
+        # with no shared filesystem needed. The ref stays alive (loop_config) until fit() returns.
+        loop_config["init_weights"] = ray.put(init.state_dict)
+        loop_config["init_sha256"] = init.sha256
+        init.state_dict = {}
     trainer = TorchTrainer(
         train_loop_per_worker=_train_loop,
         train_loop_config=loop_config,
@@ -123,6 +139,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
 
         state0 = torch.load(Path(d) / "train_state_rank0.pt", weights_only=True)["state"]
     lineage.update(run_id=run_id, steps=state0["step"], checkpoint=str(result.checkpoint.path))
+    _lineage_of_resumed_init(lineage, init, state0.get("init_sha256"), tracker)
     write_export(out, state_dict, cfg.model, lineage)
     for name_ in ("model_config.json", "vocab.json", "lineage.json", "model.safetensors"):
         tracker.log_artifact(out / name_, artifact_path="model")
@@ -132,12 +149,44 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
         first_loss=state0.get("first_loss"), last_loss=history[-1][1] if history else None,
         val_loss=metrics.get("val/all/loss"), skipped_steps=state0["skipped_steps"], seconds=time.time() - t0,
         examples_version=snap.version,
+        init_from=_describe_init(lineage.get("init_from")),
     )
     tracker.log_metrics({"summary/seconds": summary.seconds}, step=summary.steps)
     tracker.flush()
     _log_pytorch_model(uri, run_id, out)
     tracker.end_run("FINISHED")
     return summary
+
+
+def _prepare_init(cfg: TrainConfig, out: Path, tracking_uri: str):
+    from uniaudio.train.init_from import prepare_init
+
+    init = prepare_init(cfg, out, tracking_uri)
+    print(f"init_from {init.uri}: weights sha256 {init.sha256[:16]}; the architecture is its model_config.json "
+          f"(preset {cfg.preset!r} ignored for the architecture); fresh optimizer and LR schedule from step 0 "
+          f"(a restored checkpoint takes precedence)", flush=True)
+    return init
+
+
+def _describe_init(rec: dict | None) -> str | None:
+    if not rec or not rec.get("sha256"):
+        return None
+    return f"{rec.get('uri', 'a resumed checkpoint')} (sha256 {rec['sha256'][:12]})"
+
+
+def _lineage_of_resumed_init(lineage: dict, init, applied: str | None, tracker) -> None:
+    """Record the base the weights really descend from. A resumed run continues its checkpoint (which
+    remembers the sha256 of the base it started from), so the configured init_from may not be it."""
+    configured = init.sha256 if init is not None else None
+    if applied == configured:
+        return
+    note = (f"resumed from a checkpoint whose run started from base weights {str(applied)[:16]}; "
+            f"the configured init_from ({init.uri if init else 'none'}) was not applied")
+    print(f"warning: {note}", flush=True)
+    lineage["init_from"] = {"sha256": applied, "note": note} if applied else None
+    if init is not None:
+        lineage["init_from_configured"] = init.lineage()
+    tracker.set_tags({"lineage.init_from_sha256": applied or "none"})
 
 
 def _log_pytorch_model(tracking_uri: str, run_id: str | None, out: Path) -> None:

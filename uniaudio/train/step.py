@@ -26,6 +26,7 @@ class State:
     first_loss: float | None = None
     loader: dict = field(default_factory=dict)
     history: list = field(default_factory=list)  # (step, loss) pairs, this rank (short, for the summary)
+    init_sha256: str | None = None  # the fine-tune's base weights (travels with checkpoints: true lineage on resume)
 
     def to_dict(self) -> dict:
         return asdict(self)

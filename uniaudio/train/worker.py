@@ -38,6 +38,25 @@ def _system_metrics(config: dict[str, Any]):
         return None
 
 
+def _apply_init(model, config: dict[str, Any], cfg, restoring: bool, rank: int) -> None:
+    """Fine-tune start: the base weights go into the full module before DeepSpeed partitions it (ZeRO-3
+    included). A restored checkpoint wins: a retried or resumed fine-tune continues where it was."""
+    ref = config.get("init_weights")
+    if ref is None:
+        return
+    if restoring:
+        if rank == 0:
+            print(f"resuming from the restored checkpoint; init_from {cfg.init_from} is not applied", flush=True)
+        return
+    import ray
+
+    from uniaudio.train.init_from import load_into
+
+    load_into(model, ray.get(ref))
+    if rank == 0:
+        print(f"initialised from {cfg.init_from} (fresh optimizer and LR schedule, step 0)", flush=True)
+
+
 def train_loop(config: dict[str, Any]) -> None:
     import ray.train
 
@@ -58,12 +77,14 @@ def train_loop(config: dict[str, Any]) -> None:
     vocab = load_vocab(cfg.model.vocab)
     snap = StoreSnapshot(**config["snapshot"])
 
-    model = build_model(cfg.model).to(device)
+    model = build_model(cfg.model)
+    restored = ray.train.get_checkpoint()
+    _apply_init(model, config, cfg, restored is not None, rank)
+    model = model.to(device)
     engine, scheduler, guard, precision = initialize(model, cfg, device, world)
     rules = OutputRules(vocab, cfg.model.n_q, device)
 
-    state = State()
-    restored = ray.train.get_checkpoint()
+    state = State(init_sha256=config.get("init_sha256") if restored is None else None)
     if restored is not None:
         with restored.as_directory() as d:
             state = ckpt.load(engine, d, rank)

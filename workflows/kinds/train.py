@@ -5,6 +5,9 @@ optional ``codec``: recorded in the model's lineage so generation finds it) -> `
 model dir (``model.safetensors``, ``model_config.json``, ``vocab.json``, ``lineage.json``), identified by
 the weights' sha256. Config: ``preset``, ``steps``, ``workers``, ``zero`` (DeepSpeed stage), ``gpu``,
 ``set`` (TrainConfig overrides). A retried step resumes from the checkpoints Ray Train left in its work dir.
+With ``init``, the step fine-tunes: ``TrainConfig.init_from`` = that model (architecture from its
+``model_config.json``, fresh optimizer/schedule; see uniaudio/train/init_from.py); the base's identity
+(its weights' sha256) is part of the step key, and the exported lineage records it under ``init_from``.
 
 ``model_checkpoint`` (config ``path``) -> ``model`` (and its lineage's codec when it records one).
 """
@@ -59,7 +62,7 @@ def _record_codec(model_dir: Path, codec_dir: str | None) -> None:
 
 def run_train_lm(ctx: StepContext) -> StepResult:
     from uniaudio.errors import UserFacingError
-    from uniaudio.train.config import TrainConfig, train_config
+    from uniaudio.train.config import train_config
     from uniaudio.train.driver import run_training
 
     c = TrainLmStep.model_validate(ctx.config)
@@ -69,9 +72,11 @@ def run_train_lm(ctx: StepContext) -> StepResult:
             overrides.append(f"{key}={str(value).lower() if isinstance(value, bool) else value}")
     init = ctx.inputs.get("init")
     if init:
-        if "init_from" not in TrainConfig.model_fields:
-            raise UserFacingError("fine-tuning needs TrainConfig.init_from (start from an exported model), which the "
-                                  "LM trainer does not offer yet")
+        # The base model's identity (its weights' sha256, from model_checkpoint / train_lm) is an input
+        # identity, so it is already part of this step's key: a different base re-runs the fine-tune.
+        if any(o.split("=", 1)[0].strip() == "init_from" for o in overrides):
+            raise UserFacingError(f"step {ctx.step_id}: give the base model as the 'init' input, not as "
+                                  f"set: [init_from=...] (the input is what keys the step)")
         overrides.append(f"init_from={json.dumps(resolve_path(init))}")
     overrides.append(f"run_name={json.dumps(f'lm-{ctx.step_id}')}")
     cfg = train_config(c.preset, None, overrides)
@@ -81,11 +86,15 @@ def run_train_lm(ctx: StepContext) -> StepResult:
     ctx.adopt_run(summary.run_id)
     _record_codec(out, ctx.inputs.get("codec"))
     h = _weights_hash(str(out))
+    links = {"model.dir": str(out), "model.sha256": h, "model.examples_version": summary.examples_version}
+    if init:  # what the trainer recorded (the sha256 of the bytes it actually loaded)
+        rec = json.loads((out / "lineage.json").read_text()).get("init_from") or {}
+        links.update({"model.init_from": rec.get("path", resolve_path(init)), "model.init_from_sha256": rec.get("sha256")})
     return StepResult(
         outputs={"model": str(out)},
         identity={"model": {"sha256": h}},
         runs={"lm": summary.run_id} if summary.run_id else {},
-        links={"model.dir": str(out), "model.sha256": h, "model.examples_version": summary.examples_version},
+        links=links,
         metrics={k: float(v) for k, v in (("lm/first_loss", summary.first_loss), ("lm/last_loss", summary.last_loss),
                                           ("lm/val_loss", summary.val_loss), ("lm/steps", summary.steps)) if v is not None},
         summary=summary.line(),
@@ -109,7 +118,10 @@ def run_model_checkpoint(ctx: StepContext) -> StepResult:
     path = resolve_path(ModelCheckpointStep.model_validate(ctx.config).path)
     h = _weights_hash(path)
     return StepResult(outputs={"model": path}, identity={"model": {"sha256": h}},
-                      links={"model.dir": path, "model.sha256": h}, summary=f"model {h[:12]} at {path}")
+                      # not "model.*": a DAG that fine-tunes has both kinds, and the workflow run's params are
+                      # write-once (MLflow refuses the whole record when a value changes)
+                      links={"model_checkpoint.dir": path, "model_checkpoint.sha256": h},
+                      summary=f"model {h[:12]} at {path}")
 
 
 MODEL_CHECKPOINT = StepKind("model_checkpoint", run_model_checkpoint, outputs=("model",), input_names=(),
