@@ -72,7 +72,8 @@ def run_codec_checkpoint(ctx: StepContext) -> StepResult:
     path = resolve_path(CodecCheckpointStep.model_validate(ctx.config).path)
     h = _content_hash(path)
     return StepResult(outputs={"codec": path}, identity={"codec": {"content_hash": h}},
-                      links={"codec.dir": path, "codec.content_hash": h}, summary=f"codec {h[:12]} at {path}")
+                      links={"codec_checkpoint.dir": path, "codec_checkpoint.content_hash": h},
+                      summary=f"codec {h[:12]} at {path}")
 
 
 CODEC_CHECKPOINT = StepKind("codec_checkpoint", run_codec_checkpoint, outputs=("codec",), input_names=(),
