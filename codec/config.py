@@ -134,6 +134,7 @@ class TrainConfig(ConfigBase):
     log_every: int = Field(50, ge=1)
     ckpt_every: int = Field(5000, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
+    max_failures: int = Field(2, ge=0)  # worker-group restarts (from the last checkpoint) before the run fails
     val_every: int = Field(5000, ge=1)
     val_files: int = Field(8, ge=0)
     val_max_s: float = Field(6.0, gt=0.0)

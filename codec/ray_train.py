@@ -40,6 +40,7 @@ def train_loop(config: dict[str, Any]) -> None:
     from codec.export import export_codec
     from codec.train_step import CodecTrainer
     from codec.validate import evaluate, save_samples
+    from uniaudio.ray_fit import maybe_inject_fault
     from uniaudio.tracking import MlflowTracker, NullTracker
 
     cfg = CodecConfig.model_validate(config["cfg"])
@@ -71,6 +72,7 @@ def train_loop(config: dict[str, Any]) -> None:
     t0, start_step = time.time(), trainer.step
     last: dict[str, float] = {}
     for batch in loader:
+        maybe_inject_fault(config, rank, trainer.step)
         for s in batch["skipped"]:
             if s.uri not in skipped:
                 skipped[s.uri] = s
@@ -144,12 +146,18 @@ def _init_ray(address: str | None, num_cpus: int | None) -> None:
 
 def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int = 1, use_gpu: bool = False,
                  cpus_per_worker: float | None = None, address: str | None = None, num_cpus: int | None = None,
-                 run_name: str | None = None, tags: dict[str, str] | None = None) -> TrainSummary:
-    """Train (or resume) a codec into ``out_dir``; returns a summary (MLflow run id, final metrics)."""
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+                 run_name: str | None = None, tags: dict[str, str] | None = None,
+                 test_hooks: dict[str, Any] | None = None) -> TrainSummary:
+    """Train (or resume) a codec into ``out_dir``; returns a summary (MLflow run id, final metrics).
+
+    A worker that dies is restarted with its group from the last checkpoint, up to
+    ``cfg.train.max_failures`` times (Ray Train ``FailureConfig``).
+    """
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from uniaudio.errors import UserFacingError
+    from uniaudio.ray_fit import fit_tracked
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
 
     out = Path(out_dir).resolve()
@@ -184,20 +192,15 @@ def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int 
             "cfg": cfg.to_dict(), "use_gpu": use_gpu, "tracking_uri": uri, "experiment": "codec",
             "artifact_location": art, "run_id": run_id, "run_name": run_name,
             "train_items": [asdict(i) for i in train_items], "val_items": [asdict(i) for i in val_items],
+            **(test_hooks or {}),
         },
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": cpus}),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         run_config=RunConfig(name=RUN_NAME, storage_path=str(out / "ray"),
-                             checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints)),
+                             checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
+                             failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
     )
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.end_run("FAILED")
-        raise
-    if result.checkpoint is None:
-        tracker.end_run("FAILED")
-        raise UserFacingError(f"codec training in {out} produced no checkpoint")
+    result = fit_tracked(trainer, tracker, f"codec training in {out}")
     codec_dir = out / "codec"
     with result.checkpoint.as_directory() as d:
         codec_dir.mkdir(exist_ok=True)

@@ -3,7 +3,8 @@
 - a short tiny-width run lowers the validation mel distance by a clear margin from initialisation,
   logs to MLflow (params, losses, per-codebook stats, samples + spectrogram PNGs) and exports a codec;
 - with 2 workers (DDP over gloo), training 2 steps, stopping, and re-running the same command to 4
-  steps gives bitwise the same codec as 4 uninterrupted steps.
+  steps gives bitwise the same codec as 4 uninterrupted steps; so does a run whose rank 1 is killed at
+  step 3 (Ray Train restarts the group from the step-2 checkpoint).
 """
 
 from __future__ import annotations
@@ -94,3 +95,9 @@ def test_resume_with_two_workers_is_exact(tmp_path, speech_files, monkeypatch):
     assert h[0]["extra"]["step"] == h[1]["extra"]["step"] == 4
     assert h[0]["content_hash"] == h[1]["content_hash"]  # bitwise identical weights and codebooks
     assert resumed.run_id == first.run_id  # the resumed run continues the same MLflow run
+    marker = tmp_path / "fault.marker"
+    killed = run_training(_cfg("train.steps=4", *common), spec, tmp_path / "c", workers=2,
+                          test_hooks={"fault_at_step": 3, "fault_rank": 1, "fault_marker": str(marker)})
+    assert marker.exists(), "the fault was not injected"
+    assert killed.steps == 4
+    assert json.loads((tmp_path / "c" / "codec" / "codec.json").read_text())["content_hash"] == h[0]["content_hash"]

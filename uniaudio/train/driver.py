@@ -69,6 +69,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from uniaudio.data.loader import StoreSnapshot
+    from uniaudio.ray_fit import fit_tracked
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
     from uniaudio.train import checkpoint as ckpt
     from uniaudio.train.export import consolidate, write_export
@@ -123,14 +124,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
             failure_config=FailureConfig(max_failures=cfg.max_failures),
         ),
     )
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.end_run("FAILED")
-        raise
-    if result.checkpoint is None:
-        tracker.end_run("FAILED")
-        raise RuntimeError("training finished without a checkpoint")
+    result = fit_tracked(trainer, tracker, f"LM training in {out}")
     metrics = result.metrics or {}
     with result.checkpoint.as_directory() as d:
         tag = ckpt.latest_tag(d)

@@ -6,22 +6,11 @@ it reports, so Ray Train restarts a failed worker group from the last reported c
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from typing import Any
 
 import torch
-
-
-def _maybe_inject_fault(cfg: dict, rank: int, step: int) -> None:
-    """Test hook: ``fault_at_step`` kills rank ``fault_rank`` once (a marker file prevents repeats)."""
-    at = cfg.get("fault_at_step")
-    marker = cfg.get("fault_marker")
-    if at is None or step != at or rank != cfg.get("fault_rank", 1) or not marker or os.path.exists(marker):
-        return
-    open(marker, "w").write(str(os.getpid()))
-    os._exit(1)  # a hard crash, as a killed process
 
 
 def _system_metrics(config: dict[str, Any]):
@@ -63,6 +52,7 @@ def train_loop(config: dict[str, Any]) -> None:
     from uniaudio.data.loader import BatchLoader, StoreSnapshot
     from uniaudio.model import OutputRules, build_model, flops_per_frame
     from uniaudio.tracking import MlflowTracker, NullTracker
+    from uniaudio.ray_fit import maybe_inject_fault
     from uniaudio.train import checkpoint as ckpt
     from uniaudio.train.config import TrainConfig
     from uniaudio.train.engine import initialize
@@ -104,7 +94,7 @@ def train_loop(config: dict[str, Any]) -> None:
     it = iter(loader)
     t_last, frames_since, wait_since = time.perf_counter(), 0.0, 0.0
     while state.step < cfg.steps:
-        _maybe_inject_fault(config, rank, state.step)
+        maybe_inject_fault(config, rank, state.step)
         w0 = loader.wait_s
         batches = [next(it) for _ in range(cfg.optim.grad_accum)]
         wait_since += loader.wait_s - w0
