@@ -21,6 +21,11 @@ a CUDA graph, wall time with synchronisation.
 
     python benchmarks/generate_speed.py                 # CPU: tiny, mid
     python benchmarks/generate_speed.py --gpu           # GPU: uniaudio-1b
+    python benchmarks/generate_speed.py --cfg --presets tiny --batches 32   # guidance cost
+
+``--cfg`` instead times classifier-free guidance side by side: the same batch of instruct_tts rows (100
+phones + a 16-state instruction) decoded unguided and guided (w = 3: the unconditional prefix as a
+second row per request), and prints ``BENCH generate_cfg ... ratio=guided/unguided`` (expected <= 2).
 
 Imports only torch / numpy / pydantic / yaml and the project's model, vocab, sequence and generation
 loop modules (GPU machines have nothing else).
@@ -38,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from uniaudio.conditioning_dropout import drop_conditions  # noqa: E402
 from uniaudio.generate.decoder import FrameDecoder, RowSpec  # noqa: E402
 from uniaudio.generate.sampling import SamplingConfig, sample_tokens, seed_keys  # noqa: E402
 from uniaudio.model import OutputRules, build_model, get_preset  # noqa: E402
@@ -178,6 +184,37 @@ def bench(preset: str, batch: int, device: torch.device, dtype, full_naive: bool
     return res
 
 
+def cfg_rows(vocab, batch: int, frames: int, cont_dim: int, scale: float) -> list[RowSpec]:
+    out = []
+    for i in range(batch):
+        rng = np.random.default_rng(i)
+        segs = {"phone": rng.integers(0, 100, 100),
+                "instruction": rng.standard_normal((16, cont_dim)).astype(np.float32)}
+        p = build_sequence("instruct_tts", segs, vocab, with_target=False)
+        un = drop_conditions(p, ["instruction"], vocab) if scale != 1.0 else None
+        out.append(RowSpec(p, "audio", frames, frames, seed=i, uncond=un, cfg_scale=scale))
+    return out
+
+
+def bench_cfg(preset: str, batch: int, device: torch.device, dtype, frames: int = FRAMES, scale: float = 3.0) -> dict:
+    """Guided vs unguided decoding of the same requests (eager, no compaction: every row runs ``frames``)."""
+    vocab = load_vocab()
+    torch.manual_seed(0)
+    model = build_model(get_preset(preset)).to(device=device, dtype=dtype).eval()
+    clock = Clock(device)
+    res = {"preset": preset, "batch": batch, "scale": scale, "audio_s": frames / 50 * batch}
+    for name, w in (("unguided_s", 1.0), ("guided_s", scale)):
+        for n in (8, frames):  # warm-up, then the timed run
+            rs = cfg_rows(vocab, batch, n, model.config.cont_dim, w)
+            t0 = clock.now()
+            with torch.no_grad():
+                outs = FrameDecoder(model, rs, SAMPLING).run(check_every=16 if clock.cuda else 1, compact=False)
+            res[name] = clock.now() - t0
+        assert all(len(o.frames) == frames for o in outs)
+    res["ratio"] = res["guided_s"] / res["unguided_s"]
+    return res
+
+
 def fmt(res: dict) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items())
 
@@ -191,12 +228,20 @@ def main() -> None:
     ap.add_argument("--no-graph", action="store_true", help="GPU mode: skip the CUDA-graph variant")
     ap.add_argument("--frames", type=int, default=FRAMES, help="frames per row (500 = 10 s)")
     ap.add_argument("--threads", type=int, default=1, help="CPU intra-op threads (CPU time is measured: keep 1)")
+    ap.add_argument("--cfg", action="store_true",
+                    help="time guided vs unguided decoding instead (classifier-free guidance)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device if args.gpu else "cpu")
     dtype = torch.bfloat16 if args.gpu else torch.float32
     presets = (args.presets or ("uniaudio-1b" if args.gpu else "tiny,mid")).split(",")
     batches = [int(b) for b in (args.batches or ("1,64" if args.gpu else "1,32")).split(",")]
+    if args.cfg:
+        for preset in presets:
+            for b in batches:
+                res = bench_cfg(preset, b, device, dtype, frames=args.frames)
+                print(f"BENCH generate_cfg {fmt(res)}", flush=True)
+        return
     vocab = load_vocab()
     torch.manual_seed(0)
     check = build_model(get_preset(presets[0])).to(device=device, dtype=torch.float32).eval()

@@ -9,8 +9,9 @@
     uniaudio evaluate gen/results.jsonl
 
 The codec and the tokenizer settings come from the model's lineage (``--codec DIR`` overrides the
-codec). Sampling, lengths and batching are ``GenerateConfig`` fields (``--set sampling.top_p=0.9``);
-the common ones have flags. See docs/GENERATION.md.
+codec). Sampling, lengths, batching and guidance are ``GenerateConfig`` fields (``--set sampling.top_p=0.9``,
+``--set cfg_scale=3``, ``--set cfg_task_scales.text_to_music=4``); the common ones have flags. See
+docs/GENERATION.md.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--top-p", type=float, help="nucleus mass (default 1.0 = off)")
     g.add_argument("--temperature", type=float, help="temperature (default 0.8)")
     g.add_argument("--batch-size", type=int, help="requests generated together (default 8)")
+    g.add_argument("--cfg-scale", type=float, metavar="W",
+                   help="classifier-free guidance scale for text-conditioned tasks (default 1.0 = off; "
+                        "needs a model trained with loader.cond_dropout > 0)")
     g.add_argument("--max-seconds", type=float, help="max length of free-length tasks (text_to_sound/music)")
     g.add_argument("--fixed-length", action="store_true", help="frame-aligned tasks: output exactly the source length")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default auto)")
@@ -72,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> list[str]:
     sets = list(args.overrides or [])
     flags = {"sampling.top_k": args.top_k, "sampling.top_p": args.top_p, "sampling.temperature": args.temperature,
-             "batch_size": args.batch_size, "lengths.max_seconds": args.max_seconds, "device": args.device}
+             "batch_size": args.batch_size, "lengths.max_seconds": args.max_seconds, "device": args.device,
+             "cfg_scale": args.cfg_scale}
     sets += [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
     if args.fixed_length:
         sets.append("lengths.fixed_length=true")

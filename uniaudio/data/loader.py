@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 
+from uniaudio.conditioning_dropout import check_drop_segments, default_drop_segments, drop_conditions, dropout_draw
 from uniaudio.config import ConfigBase
 from uniaudio.data.batch import TrainBatch, make_batch, sequence_from_row
 from uniaudio.data.batching import Item, resample, task_repeat_factors, token_budget_batches
@@ -38,6 +40,15 @@ class LoaderConfig(ConfigBase):
     alpha: float | None = None  # task resampling p_t ~ n_t ** alpha (None: as stored)
     seed: int = 0
     reader: Literal["ray", "arrow"] = "ray"
+    # Classifier-free guidance training: the share of training examples (of the tasks below) whose
+    # named conditions are emptied (uniaudio/conditioning_dropout.py); never applied to validation.
+    cond_dropout: float = Field(0.0, ge=0.0, le=1.0)
+    cond_dropout_segments: dict[str, list[str]] = Field(default_factory=default_drop_segments)
+
+    @field_validator("cond_dropout_segments")
+    @classmethod
+    def _known_segments(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return check_drop_segments(v)
 
 
 @dataclass
@@ -117,6 +128,9 @@ class BatchLoader:
 
             raise UserFacingError(f"example store {snap.uri} v{snap.version} has no {split!r} examples")
         self.factors = task_repeat_factors(self.counts, cfg.task_weights, cfg.alpha)
+        # condition dropout is a training augmentation: validation always sees the full conditions
+        self.cond_dropout = cfg.cond_dropout if split == "train" else 0.0
+        self.dropped = 0  # examples whose conditions were dropped (this process, all epochs)
         self.wait_s = 0.0  # time spent producing batches (the trainer reports it as loader wait)
 
     # -- state ------------------------------------------------------------------------------------
@@ -154,13 +168,35 @@ class BatchLoader:
     def epoch_batches(self, epoch: int) -> Iterator[TrainBatch]:
         rng = np.random.default_rng([self.cfg.seed, epoch, self.rank])
         buf: list[Item] = []
-        for ex in resample(self._examples(epoch), self.factors, rng):
+        for ex in self._drop_conditions(resample(self._examples(epoch), self.factors, rng), epoch):
             buf.append(ex)
             if len(buf) >= self.cfg.buffer_size:
                 yield from self._cut(buf, rng)
                 buf = []
         if buf:
             yield from self._cut(buf, rng)
+
+    def _drop_conditions(self, items: Iterator[Item], epoch: int) -> Iterator[Item]:
+        """Empty the CFG conditions of a ``cond_dropout`` share of the examples, before bucketing (so the
+        token budget sees the shorter length). The draw is a hash of (seed, epoch, example, copy), not
+        an RNG stream: the batches of ``cond_dropout=0`` are unchanged and a resume replays it exactly."""
+        p, segments = self.cond_dropout, self.cfg.cond_dropout_segments
+        if p <= 0.0:
+            yield from items
+            return
+        prev, copy = None, 0
+        for it in items:
+            copy = copy + 1 if it.example_id == prev else 0  # resample() yields an example's copies in a row
+            prev = it.example_id
+            names = segments.get(it.task)
+            if names and dropout_draw(self.cfg.seed, epoch, it.example_id, copy) < p:
+                try:
+                    seq = drop_conditions(it.payload, names, self.vocab)
+                except ValueError as err:  # a row that does not follow its task template: a store bug
+                    raise ValueError(f"example {it.example_id}: cannot drop {names}: {err}") from None
+                it = Item(it.example_id, it.task, seq.num_frames, seq)
+                self.dropped += 1
+            yield it
 
     def _cut(self, buf: list[Item], rng: np.random.Generator) -> Iterator[TrainBatch]:
         for group in token_budget_batches(buf, self.cfg.max_frames_per_batch, rng, self.cfg.max_batch_size):

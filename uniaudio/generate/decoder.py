@@ -17,6 +17,13 @@ is appended with one global step. Rules that make every output well formed:
 * Finished rows keep feeding end-marker frames (static shapes) until every row is done; in eager mode
   the batch is compacted (finished rows dropped from the caches) once at most half of it is still live.
 
+**Classifier-free guidance** (a row with an ``uncond`` prefix and ``cfg_scale`` w != 1): the unconditional
+prefix (:func:`uniaudio.conditioning_dropout.drop_conditions`) runs as an extra row of the same batch,
+with its own KV-cache row. At every sampling point (each local position, the end decision included)
+the row's logits are ``u + w * (c - u)`` *before* the logits hook, the allowed-id / end masks,
+temperature, top-k and top-p; the drawn token is fed to both rows. Rows with w = 1 (or no ``uncond``)
+take exactly the unguided path, so guided and unguided requests can share a batch.
+
 Each row draws its noise from its own seed (:func:`.sampling.uniform_noise`), so a row's output does
 not depend on the other rows of its batch. ``step`` is pure device work with static shapes; on CUDA it
 can be captured once as a CUDA graph and replayed per frame (``cuda_graph=True``).
@@ -38,7 +45,7 @@ from uniaudio.sequence import Sequence
 from uniaudio.vocab import CODEC_MODALITIES
 
 #: ``hook(logits [B, V] raw, k, t [1]) -> logits``: lets tests (and research code) edit the raw logits
-#: before the allowed-id mask is applied.
+#: before the allowed-id mask is applied. Guided rows arrive already mixed (``u + w * (c - u)``).
 LogitsHook = Callable[[Tensor, int, Tensor], Tensor]
 
 
@@ -52,6 +59,12 @@ class RowSpec:
     max_frames: int  # the end is forced after this many content frames
     seed: int
     allowed: Tensor | None = None  # bool [n_q, V]: replaces the modality's rule (e.g. sv labels 0/1 only)
+    uncond: Sequence | None = None  # CFG: the prefix with the guidance conditions dropped
+    cfg_scale: float = 1.0  # CFG scale w; 1.0 = unguided (the uncond prefix is then not run)
+
+    @property
+    def guided(self) -> bool:
+        return self.uncond is not None and self.cfg_scale != 1.0
 
 
 @dataclass
@@ -71,6 +84,8 @@ def _check_rows(rows: Seq[RowSpec], n_q: int) -> None:
                              f"got {r.min_frames}, {r.max_frames}")
         if r.seed < 0:
             raise ValueError(f"row {i}: seeds must be >= 0, got {r.seed}")
+        if r.guided and (r.uncond.n_q != n_q or r.uncond.task != r.prefix.task):
+            raise ValueError(f"row {i}: the unconditional prefix must be of the same task and n_q as the prefix")
 
 
 class FrameDecoder:
@@ -86,11 +101,16 @@ class FrameDecoder:
         vocab = model.vocab
         rules = (rules or OutputRules(vocab, cfg.n_q)).to(dev)
 
-        has_cont = any(len(r.prefix.cont_positions) for r in rows)
-        widths = {r.prefix.cont_values.shape[1] for r in rows if len(r.prefix.cont_positions)}
+        # model rows: the B rows, then one unconditional row per guided row (g_src = its row)
+        guided = [i for i, r in enumerate(rows) if r.guided]
+        prefixes = [r.prefix for r in rows] + [rows[i].uncond for i in guided]
+        self.g_src = torch.tensor(guided, dtype=torch.long, device=dev)
+        self.g_scale = torch.tensor([[rows[i].cfg_scale] for i in guided], dtype=torch.float32, device=dev)
+        has_cont = any(len(p.cont_positions) for p in prefixes)
+        widths = {p.cont_values.shape[1] for p in prefixes if len(p.cont_positions)}
         if widths - {cfg.cont_dim}:
             raise ValueError(f"continuous conditions have width {sorted(widths)}; the model expects {cfg.cont_dim}")
-        batch = collate([r.prefix for r in rows], vocab, cont_dim=cfg.cont_dim if has_cont else None).to(dev)
+        batch = collate(prefixes, vocab, cont_dim=cfg.cont_dim if has_cont else None).to(dev)
         self.max_steps = max(r.max_frames for r in rows) + 1  # content frames + the end-marker frame
         s0 = int(batch.prefix_lens.max()) + 1
         cont = batch.cont_values
@@ -135,11 +155,17 @@ class FrameDecoder:
         """Generate one frame for every row and append it (pure device work, no host sync)."""
         neg = float("-inf")
         toks: list[Tensor] = []
+        guided = len(self.g_src) > 0  # host-side: fixed for the life of a batch (or a captured graph)
         for k in range(self.n_q):
             if k > 0 and self._all_rep:
                 toks.append(toks[0])
                 continue
-            logits = self.model.local_logits(self.state, toks[-1] if toks else None, k).float()
+            prev = toks[-1] if toks else None
+            if guided and prev is not None:  # the unconditional rows continue with their row's token
+                prev = torch.cat([prev, prev.index_select(0, self.g_src)])
+            logits = self.model.local_logits(self.state, prev, k).float()
+            if guided:
+                logits = self._guide(logits)
             if self.hook is not None:
                 logits = self.hook(logits, k, self.t)
             logits = logits.index_select(1, self.cand[k]).masked_fill(~self.cand_allowed[k], neg)
@@ -160,10 +186,18 @@ class FrameDecoder:
         # an ended row feeds the end-marker frame: the marker at every position, as in training
         frame = torch.where(self.finished[:, None], self.end_ids[:, None].expand_as(frame), frame)
         self.out.index_copy_(1, self.t, frame[:, None])
+        if guided:
+            frame = torch.cat([frame, frame.index_select(0, self.g_src)])
         self.model.global_step(self.state, frame)
         self._cond.copy_(self.state.cond)
         self.state.cond = self._cond
         self.t += 1
+
+    def _guide(self, logits: Tensor) -> Tensor:
+        """``[B + G, V]`` model logits -> ``[B, V]``: guided rows get ``u + w * (c - u)`` (in fp32)."""
+        b = self.finished.shape[0]
+        c, u = logits[:b].index_select(0, self.g_src), logits[b:]
+        return logits[:b].index_copy(0, self.g_src, u + self.g_scale * (c - u))
 
     # --- the loop ----------------------------------------------------------------------------------
     def run(self, check_every: int = 1, compact: bool = True, cuda_graph: bool = False) -> list[RowOutput]:
@@ -204,11 +238,16 @@ class FrameDecoder:
         """Drop finished rows from every per-row tensor (caches included): later steps cost less."""
         self._collect(~live)
         keep = live.nonzero().flatten()
+        g_keep = live.index_select(0, self.g_src).nonzero().flatten()  # unconditional rows of live rows
+        rows_keep = torch.cat([keep, len(live) + g_keep])  # model rows: kept rows, then their uncond rows
+        new_index = live.long().cumsum(0) - 1
+        self.g_src = new_index.index_select(0, self.g_src.index_select(0, g_keep))
+        self.g_scale = self.g_scale.index_select(0, g_keep)
         st = self.state
         for kv in (*st.global_kv, *st.local_kv):
-            kv.k, kv.v = kv.k.index_select(0, keep), kv.v.index_select(0, keep)
-        st.pad, st.hidden = st.pad.index_select(0, keep), st.hidden.index_select(0, keep)
-        self._cond = self._cond.index_select(0, keep)
+            kv.k, kv.v = kv.k.index_select(0, rows_keep), kv.v.index_select(0, rows_keep)
+        st.pad, st.hidden = st.pad.index_select(0, rows_keep), st.hidden.index_select(0, rows_keep)
+        self._cond = self._cond.index_select(0, rows_keep)
         st.cond = self._cond
         for name in ("end_ids", "end_pos", "repeated", "min_frames", "max_frames", "keys", "finished", "forced", "out"):
             setattr(self, name, getattr(self, name).index_select(0, keep))

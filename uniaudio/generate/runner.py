@@ -13,6 +13,7 @@ from typing import Callable, Sequence as Seq
 
 import numpy as np
 
+from uniaudio.conditioning_dropout import drop_conditions
 from uniaudio.generate.conditioning import ConditionError, Conditioned, Conditioner
 from uniaudio.generate.config import GenerateConfig, resolve_device, resolve_dtype
 from uniaudio.generate.decoder import LogitsHook, RowSpec, generate
@@ -40,6 +41,7 @@ class Outcome:
     stop: str = ""  # "eos" (the model ended it) or "max_frames" (the length bound did)
     min_frames: int = 0
     max_frames: int = 0
+    cfg_scale: float = 1.0  # classifier-free guidance scale used (1.0 = unguided)
     error: str | None = None
 
     @property
@@ -95,7 +97,10 @@ class Generator:
         b = length_bounds(req.task, cond.info, self.cfg.lengths)
         modality = get_task(req.task).target.modality
         allowed = self._sv_allowed if req.task == "sv" else None
-        return RowSpec(cond.prefix, modality, b.min_frames, b.max_frames, seed, allowed), b.min_frames, b.max_frames
+        w = self.cfg.cfg_scale_of(req.task)
+        uncond = drop_conditions(cond.prefix, self.cfg.cfg_segments[req.task], self.vocab) if w != 1.0 else None
+        row = RowSpec(cond.prefix, modality, b.min_frames, b.max_frames, seed, allowed, uncond=uncond, cfg_scale=w)
+        return row, b.min_frames, b.max_frames
 
     def seed_of(self, req: Request) -> int:
         return req.seed if req.seed is not None else request_seed(self.cfg.sampling.seed, req.id)
@@ -108,6 +113,7 @@ class Generator:
         for i, o in enumerate(outcomes):
             try:
                 row, o.min_frames, o.max_frames = self._row(self.conditioner.condition(o.request), o.seed)
+                o.cfg_scale = row.cfg_scale
             except ConditionError as err:
                 o.error = str(err)
                 continue
@@ -182,6 +188,8 @@ def result_record(o: Outcome, output: str | int, model_uri: str) -> dict:
         rec["edit_span"] = list(r.edit_span)
     rec.update(seed=o.seed, frames=o.frames, seconds=round(seconds_of(o), 3), stop=o.stop,
                min_frames=o.min_frames, max_frames=o.max_frames, model=model_uri)
+    if o.cfg_scale != 1.0:  # unguided records stay as they were
+        rec["cfg_scale"] = o.cfg_scale
     return rec
 
 
