@@ -175,3 +175,19 @@ def test_generator_guides_text_tasks_only(assets, tmp_path, capsys):
     assert rc == 0 and out.is_file()
     assert json.loads((tmp_path / "r.jsonl").read_text())["cfg_scale"] == 2.5
     assert "ended by" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lineage, warned", [
+    ({}, ["text_to_music", "text_to_sound"]),  # an older model: no record either way
+    ({"cond_dropout": 0.0, "cond_dropout_segments": {}}, ["text_to_music", "text_to_sound"]),
+    ({"cond_dropout": 0.1, "cond_dropout_segments": {"text_to_sound": ["caption"]}}, ["text_to_music"]),
+    ({"cond_dropout": 0.1, "cond_dropout_segments": {"text_to_sound": ["caption"], "text_to_music": ["caption"]}}, []),
+])
+def test_guidance_warns_when_the_model_never_saw_dropped_conditions(lineage, warned):
+    from uniaudio.generate.config import GenerateConfig
+    from uniaudio.generate.runner import guidance_warnings
+
+    cfg = GenerateConfig(cfg_task_scales={"text_to_sound": 3.0, "text_to_music": 2.0})
+    lines = guidance_warnings(cfg, lineage)
+    assert [line.split(" for ")[1].split(":")[0] for line in lines] == warned
+    assert guidance_warnings(GenerateConfig(), {}) == []  # unguided: nothing to warn about

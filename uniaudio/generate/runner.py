@@ -6,10 +6,11 @@ generate them in batches, and decode the outputs (16 kHz wav, asr text, sv label
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence as Seq
+from typing import Any, Callable, Sequence as Seq
 
 import numpy as np
 
@@ -67,6 +68,8 @@ class Generator:
         self.vocab, self.n_q = self.loaded.vocab, self.loaded.config.n_q
         self.codec = load_codec(self.loaded, codec_uri, self._tmp.name, self.device, tracking_uri)
         self.tokenizers_cfg = tokenizers_config(self.loaded.lineage, cfg.tokenizers)
+        for line in guidance_warnings(cfg, self.loaded.lineage):
+            print(f"warning: {line}", file=sys.stderr, flush=True)
         self.conditioner = Conditioner(self.codec, self.tokenizers_cfg, self.vocab, self.n_q,
                                        self.loaded.config.cont_dim, cfg.prompt_seconds, cfg.max_input_seconds)
         self.rules = OutputRules(self.vocab, self.n_q)
@@ -202,3 +205,24 @@ def write_outcome(o: Outcome, results_dir: Path, model_uri: str, wav_dir: str = 
         write_audio(path, o.wav)
         return result_record(o, _rel(path, results_dir), model_uri)
     return result_record(o, o.text if o.text is not None else o.label, model_uri)
+
+
+def guidance_warnings(cfg: GenerateConfig, lineage: dict[str, Any]) -> list[str]:
+    """Guided tasks whose conditions the model never learned to do without (no condition dropout).
+
+    Guidance mixes in the model's prediction WITHOUT the condition; a model trained without
+    ``loader.cond_dropout`` never saw such prefixes, so the mix is extrapolation from noise. Only a
+    warning: a model trained before the option existed has no record of it either way.
+    """
+    out = []
+    trained = lineage.get("cond_dropout_segments") if float(lineage.get("cond_dropout") or 0) > 0 else {}
+    for task, segs in sorted(cfg.cfg_segments.items()):
+        if not segs or cfg.cfg_scale_of(task) == 1.0:
+            continue
+        missing = [s for s in segs if s not in (trained or {}).get(task, [])]
+        if missing:
+            how = ("its lineage records no condition dropout" if "cond_dropout" in lineage
+                   else "its lineage does not say whether it was trained with condition dropout")
+            out.append(f"cfg_scale {cfg.cfg_scale_of(task):g} for {task}: the model was not trained with "
+                       f"{'/'.join(missing)} dropped ({how}); train with --set loader.cond_dropout=0.1 for guidance")
+    return out
