@@ -139,9 +139,10 @@ def _run_ray(todo, tasks, codec_dir, cfg, committer, address, progress, log) -> 
     import ray
     from tqdm import tqdm
 
-    from pipelines.tokenize.pipeline import ensure_ray, run_pipeline
+    from pipelines.ray_local import ensure_ray
+    from pipelines.tokenize.pipeline import run_pipeline
 
-    started = ensure_ray(address or os.environ.get("RAY_ADDRESS") or None, cfg)
+    started = ensure_ray(address or os.environ.get("RAY_ADDRESS") or None, cfg.ray.num_cpus, cfg.ray.object_store_mb)
     bar = tqdm(total=len(todo), unit="row", desc="tokenize", disable=not progress)
     try:
         run_pipeline(todo, tasks, str(codec_dir), cfg, committer, on_rows=bar.update, log=log)

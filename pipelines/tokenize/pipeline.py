@@ -16,33 +16,15 @@ actors on 2 cores would otherwise starve the tasks and hang the job).
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pipelines.tokenize.codec_stage import CodecEncoder
 from pipelines.tokenize.columns import manifest_to_carrier, to_table
+from pipelines.ray_local import job_data_context
 from pipelines.tokenize.committer import Committer
 from pipelines.tokenize.config import TokenizeConfig
 from pipelines.tokenize.stage import cpu_stage
-
-
-def ensure_ray(address: str | None, cfg: TokenizeConfig) -> bool:
-    """Connect to ``address`` or start a local instance unless Ray is already up; True if we started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        mb = cfg.ray.object_store_mb
-        ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 object_store_memory=mb * 2**20 if mb else None, logging_level=logging.WARNING)
-    return True
 
 
 @dataclass
@@ -113,9 +95,7 @@ def build_dataset(todo: list[Any], tasks: dict[str, list[str]], codec_dir: str |
 def data_context(cfg: TokenizeConfig):
     """Ray Data settings for the job, restored afterwards (the context is process-global, and the
     caller may run other Ray Data work in the same process)."""
-    import ray.data
 
-    ctx = ray.data.DataContext.get_current()
     settings = {
         "enable_progress_bars": cfg.ray.progress_bars,
         "verbose_stats_logs": False,
@@ -125,22 +105,8 @@ def data_context(cfg: TokenizeConfig):
         # work. The task memory is reserved explicitly instead (see plan_resources).
         "memory_usage_poll_interval_s": None,
     }
-    saved = {k: getattr(ctx, k) for k in settings}
-    saved_order = ctx.execution_options.preserve_order
-    logger = logging.getLogger("ray.data")
-    saved_level = logger.level
-    try:
-        for k, v in settings.items():
-            setattr(ctx, k, v)
-        # Output order does not matter (rows are keyed by id): a slow block does not hold back others.
-        ctx.execution_options.preserve_order = False
-        logger.setLevel(logging.WARNING)
-        yield ctx
-    finally:
-        for k, v in saved.items():
-            setattr(ctx, k, v)
-        ctx.execution_options.preserve_order = saved_order
-        logger.setLevel(saved_level)
+    with job_data_context(settings) as c:
+        yield c
 
 
 def run_pipeline(todo: list[Any], tasks: dict[str, list[str]], codec_dir: str | None, cfg: TokenizeConfig,

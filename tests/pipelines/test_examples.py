@@ -1,4 +1,4 @@
-"""The example builder on a synthetic token store (no Ray, no codec): every task's layout, prompts from
+"""The example builder on a synthetic token store (the session's Ray, no codec): every task's layout, prompts from
 another utterance of the same speaker, speech-edit masks, SV trials, determinism, the stable split,
 and incremental rebuilds."""
 
@@ -94,9 +94,11 @@ def no_mlflow(**kw):
     return ExamplesConfig(mlflow={"enabled": False}, **kw)
 
 
-@pytest.fixture
-def built(tmp_path):
-    tokens, out = str(tmp_path / "tokens"), str(tmp_path / "examples")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, ray_session):
+    """One distributed build of the synthetic store, shared by the tests that only read it."""
+    root = tmp_path_factory.mktemp("built")
+    tokens, out = str(root / "tokens"), str(root / "examples")
     rows = synthetic_store(tokens)
     s = run_examples(tokens, out, no_mlflow(valid_fraction=0.3))
     return tokens, out, rows, s, {e["example_id"]: e for e in delta.read_table(out).to_pylist()}
@@ -170,10 +172,15 @@ def test_speech_edit_masks_a_span_and_sv_has_both_labels(built):
 
 
 def test_deterministic_and_incremental(built, tmp_path):
-    tokens, out, rows, _, ex = built
-    again = run_examples(tokens, str(tmp_path / "again"), no_mlflow(valid_fraction=0.3))
-    ex2 = {e["example_id"]: e for e in delta.read_table(str(tmp_path / "again")).to_pylist()}
-    assert again.total("built") == len(ex)
+    _, _, _, _, ex = built
+    tokens, out = str(tmp_path / "tokens"), str(tmp_path / "examples")
+    synthetic_store(tokens)  # the same rows as the shared store's
+    first = run_examples(tokens, out, no_mlflow(valid_fraction=0.3, chunk_rows=10))
+    ex2 = {e["example_id"]: e for e in delta.read_table(out).to_pylist()}
+    assert first.total("built") == len(ex) and first.commits == -(-len(ex) // 10)  # chunk_rows per commit
+    sizes = [int(h["operationMetrics"].get("num_added_rows", 0)) for h in delta.commit_history(out)
+             if h.get("uniaudio.job") == "examples"]
+    assert sorted(sizes) == sorted([10] * (len(ex) // 10) + [len(ex) % 10])
     for k, e in ex.items():  # same inputs + seed -> the same examples, bit for bit
         assert e["frames"] == ex2[k]["frames"] and e["fingerprint"] == ex2[k]["fingerprint"]
 
@@ -199,7 +206,7 @@ def test_deterministic_and_incremental(built, tmp_path):
     assert len(delta.read_table(out).to_pylist()) == len(ex)
 
 
-def test_cli(tmp_path, capsys):
+def test_cli(tmp_path, capsys, ray_session):
     tokens, out = str(tmp_path / "t"), str(tmp_path / "e")
     synthetic_store(tokens)
     assert main(["examples", "--tokens", tokens, "--out", out, "--tasks", "asr,se", "--set", "mlflow.enabled=false"]) == 0

@@ -2,7 +2,9 @@
 
 Per task (``--tasks`` to restrict), using the task templates: prompts of another utterance of the
 same speaker, noisy/clean pairs, masked speech-edit spans, SV trials, ... Incremental: only new or
-changed examples are built, superseded ones removed. Ends with the MLflow run id and a summary line.
+changed examples are built, superseded ones removed. The build of the new examples is a Ray Data job:
+on the cluster at ``--address`` (or ``$RAY_ADDRESS``), else on a local Ray instance (started only
+when there is something to build). Ends with the MLflow run id and a summary line.
 """
 
 NAME = "examples"
@@ -18,6 +20,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="URI", help="example store (a Delta table; created if missing)")
     parser.add_argument("--tasks", metavar="t1,t2", help="only these tasks (default: every task a token row lists)")
     parser.add_argument("--datasets", metavar="d1,d2", help="only these datasets (default: all)")
+    parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)")
     add_config_args(parser)
 
 
@@ -30,7 +33,7 @@ def run(args) -> int:
         cfg.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.datasets:
         cfg.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    summary = run_examples(args.tokens, args.out, cfg)
+    summary = run_examples(args.tokens, args.out, cfg, address=args.address)
     print(summary.report())
     print(f"MLflow run id: {summary.mlflow_run_id}")
     return 0

@@ -4,7 +4,8 @@ Input ``tokens``: the ``table`` outputs of the tokenize steps (a list, all of on
 ``tasks`` (default: every task the rows list), ``store`` (default ``<work dir>/examples``) and ``set``
 (ExamplesConfig overrides, e.g. ``valid_fraction=0.1``). The builder (``pipelines.examples``, the
 ``uniaudio examples`` command) is restricted to the datasets of its inputs, so the examples are
-exactly those of the tokenize steps the step depends on. Output ``examples``: ``{uri, version}``
+exactly those of the tokenize steps the step depends on. The build runs on the workflow's Ray (the
+step's ``address``, else the embedded instance). Output ``examples``: ``{uri, version}``
 (the Delta version written); its identity is that version plus the (dataset, token version) inputs.
 """
 
@@ -35,7 +36,7 @@ def run_examples_step(ctx: StepContext) -> StepResult:
     sets = [f"datasets={json.dumps(datasets)}"] + ([f"tasks={json.dumps(c.tasks)}"] if c.tasks else []) + list(c.set)
     cfg = load_config(ExamplesConfig, None, sets)
     out = resolve_path(c.store) if c.store else str(ctx.work_dir / "examples")
-    s = run_examples(uris[0], out, cfg)
+    s = run_examples(uris[0], out, cfg, address=ctx.address)
     print(s.report(), flush=True)
     ctx.adopt_run(s.mlflow_run_id)
     tokens = sorted((t["dataset"], t.get("version")) for t in tables)
@@ -50,4 +51,5 @@ def run_examples_step(ctx: StepContext) -> StepResult:
 
 EXAMPLES = StepKind("examples", run_examples_step, outputs=("examples",), input_names=("tokens",),
                     required_inputs=("tokens",), config_model=ExamplesStep, reuse_history=False,
+                    uses_ray=True,  # the build is a Ray Data job: on the workflow's cluster / embedded instance
                     description="build the example store from the token store")
