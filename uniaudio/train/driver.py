@@ -63,7 +63,9 @@ def _init_ray(address: str | None, cfg: TrainConfig) -> None:
 
 
 def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str | None = None,
-                 test_hooks: dict[str, Any] | None = None) -> TrainSummary:
+                 test_hooks: dict[str, Any] | None = None, run_tags: dict[str, str] | None = None) -> TrainSummary:
+    """Train (or resume) into ``out_dir``. ``run_tags`` go on the MLflow run from its start (a workflow
+    passes ``mlflow.parentRunId`` so the run is nested under its step while it trains)."""
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -100,7 +102,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     tags = {f"lineage.{k}": str(v) for k, v in lineage.items() if not isinstance(v, dict)}
     if init is not None:
         tags.update({"lineage.init_from": init.uri, "lineage.init_from_sha256": init.sha256})
-    run_id = tracker.start_run(name, tags={"component": "lm", **tags})
+    run_id = tracker.start_run(name, tags={"component": "lm", **tags, **(run_tags or {})})
     tracker.log_params(flatten_params(cfg.to_dict()))
     if init is not None:
         tracker.log_params({"init_from_sha256": init.sha256, "init_from_path": str(init.directory)})

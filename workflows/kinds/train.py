@@ -82,7 +82,7 @@ def run_train_lm(ctx: StepContext) -> StepResult:
     cfg = train_config(c.preset, None, overrides)
     ex = ctx.inputs["examples"]
     out = ctx.work_dir / "model"
-    summary = run_training(ex["uri"], str(out), cfg, address=ctx.address)
+    summary = run_training(ex["uri"], str(out), cfg, address=ctx.address, run_tags=ctx.parent_tags())
     ctx.adopt_run(summary.run_id)
     _record_codec(out, ctx.inputs.get("codec"))
     h = _weights_hash(str(out))
