@@ -19,6 +19,16 @@ def _threads():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def model():
+    """A small random-weight LM (tiny preset, narrower) for decoder tests that need no training."""
+    from uniaudio.model import ModelConfig, build_model, get_preset
+
+    torch.manual_seed(0)
+    base = get_preset("tiny").model_copy(update={"d_model": 48, "n_head": 4, "n_local_layer": 2})
+    return build_model(ModelConfig(**base.model_dump())).eval()
+
+
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory):
     """dict: model (export dir), codec, codec_hash, wavs (name -> path), midi, kmeans, losses."""

@@ -8,17 +8,9 @@ import torch
 from gen_helpers import VOCAB
 from uniaudio.generate.decoder import RowSpec, generate
 from uniaudio.generate.sampling import SamplingConfig
-from uniaudio.model import ModelConfig, build_model, get_preset
 from uniaudio.sequence import build_sequence, parse_audio
 
 AUDIO_END = VOCAB.end_of("audio")
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    base = get_preset("tiny").model_copy(update={"d_model": 48, "n_head": 4, "n_local_layer": 2})
-    return build_model(ModelConfig(**base.model_dump())).eval()
 
 
 def prefixes(seed=0):

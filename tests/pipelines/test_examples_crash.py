@@ -1,14 +1,11 @@
 """A killed ``uniaudio examples`` job, re-run, leaves every example exactly once (the fingerprint
 anti-join skips what the atomic chunk commits already hold)."""
 
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pyarrow as pa
 import pytest
+from killed_job import kill_after_commit
 from test_examples import no_mlflow, token_row
 
 from pipelines import delta
@@ -31,16 +28,7 @@ def test_killed_job_rerun_yields_every_example_once(tmp_path, ray_session):
     # One example per commit, so the job is killed between commits (or inside one).
     cmd = [sys.executable, "-m", "uniaudio", "examples", "--tokens", tokens, "--out", out, "--address", ray_session,
            "--set", "chunk_rows=1", "--set", "mlflow.enabled=false"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
-    try:
-        while (delta.table_version(out) or 0) < 1:  # wait for the second commit
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            assert time.time() < deadline, "the job made no commit in time"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and anything it started, nothing else
-        proc.wait()
+    kill_after_commit(cmd, out)  # right after the second commit
     partial = ids(out)
     assert 2 <= len(partial) < n, "the kill should land mid-way"
     assert len(set(partial)) == len(partial)

@@ -2,14 +2,11 @@
 audio file re-tokenizes only that row (and prunes its old version), deleting a source row drops it,
 and a job killed mid-way then re-run leaves every row exactly once."""
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killed_job import kill_after_commit
 
 from pipelines import delta
 from pipelines.tokenize import TokenizeConfig, run_tokenize
@@ -90,16 +87,7 @@ def test_killed_job_rerun_yields_every_row_once(tmp_path, ray_session, tiny_code
     sets = ["commit.chunk_rows=1", "ray.block_rows=1", "codec_pool.batch_rows=1", "mlflow.enabled=false"]
     cmd = [sys.executable, "-m", "uniaudio", "tokenize", str(spec), "--store", store, "--codec", tiny_codec,
            "--address", ray_session, "--no-progress", *[a for s in sets for a in ("--set", s)]]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
-    try:
-        while (delta.table_version(store) or 0) < 1:  # wait for the second commit
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            assert time.time() < deadline, "the job made no commit in time"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and anything it started, nothing else
-        proc.wait()
+    kill_after_commit(cmd, store)  # right after the second commit
     partial = keys(store)
     assert 2 <= len(partial) < n, "the kill should land mid-way"
     assert len(set(partial)) == len(partial)
