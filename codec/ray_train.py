@@ -127,23 +127,6 @@ class TrainSummary:
                 f"val_files={self.n_val} skipped={self.n_skipped} {shown} codec={self.codec_dir}").strip()
 
 
-def _init_ray(address: str | None, num_cpus: int | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address)
-    else:
-        # an embedded single-node instance, no dashboard. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 together
-        # with the node IP is what keeps Ray 2.60's GCS/raylet on 127.0.0.1 (measured; without it they
-        # bind every interface). Ray Train's print patch would echo every worker line twice.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
-
-
 def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int = 1, use_gpu: bool = False,
                  cpus_per_worker: float | None = None, address: str | None = None, num_cpus: int | None = None,
                  run_name: str | None = None, tags: dict[str, str] | None = None,
@@ -158,6 +141,7 @@ def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int 
 
     from uniaudio.errors import UserFacingError
     from uniaudio.ray_fit import fit_tracked
+    from uniaudio.ray_init import ensure_ray
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
 
     out = Path(out_dir).resolve()
@@ -184,7 +168,7 @@ def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int 
                         "data.skipped_files": len(skipped), "workers": workers, "use_gpu": use_gpu})
     tracker.log_artifact(report_path)
 
-    _init_ray(address, num_cpus)
+    ensure_ray(address, num_cpus or os.cpu_count())
     cpus = cpus_per_worker if cpus_per_worker is not None else (0.5 if not use_gpu else 2.0)
     trainer = TorchTrainer(
         train_loop,

@@ -83,26 +83,6 @@ def _local_paths(value: Any, root: str) -> list[str]:
     return []
 
 
-def _ensure_ray(wf: Workflow, address: str | None) -> bool:
-    """Join ``address`` / the Ray Job's cluster, or start the embedded instance; True if we started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address or os.environ["RAY_ADDRESS"], log_to_driver=True)
-        return True
-    # Embedded: loopback only (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 with the node IP keeps GCS/raylet
-    # on 127.0.0.1), no dashboard, workers inherit this process's environment (DS_ACCELERATOR, MLflow).
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    mb = wf.spec.ray.object_store_mb
-    ray.init(num_cpus=wf.spec.ray.num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
-             object_store_memory=mb * 2**20 if mb else None, configure_logging=False, log_to_driver=True)
-    return True
-
-
 def _select(wf: Workflow, names: Sequence[str] | None) -> set[str] | None:
     """Step ids (or base names of foreach steps) -> concrete ids; unknown names are an error."""
     if not names:
@@ -282,7 +262,12 @@ class Runner:
     def _execute(self, st, kind, key, cfg, values, ids, state: StepState, report: RunReport, tag: str) -> None:
         if kind.uses_ray and not self.ray_started:
             try:
-                self.ray_started = _ensure_ray(self.wf, self.address) or self.ray_started
+                from uniaudio.ray_init import ensure_ray
+
+                # embedded instance: workers inherit this process's environment (DS_ACCELERATOR, MLflow)
+                spec = self.wf.spec.ray
+                self.ray_started = ensure_ray(self.address, spec.num_cpus or os.cpu_count(), spec.object_store_mb,
+                                              configure_logging=False, log_to_driver=True) or self.ray_started
             except Exception as err:  # noqa: BLE001 - no Ray: this step fails, steps without Ray go on
                 report.failed[st.id] = f"cannot start or join Ray: {type(err).__name__}: {err}"
                 self._mark_failed(st.id, st.kind, report.failed[st.id])

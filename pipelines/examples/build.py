@@ -18,7 +18,7 @@ single utterance; ``too_long``; ``missing_<column>``; ...), never silently dropp
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 import uuid
 
@@ -130,9 +130,9 @@ def _build(tokens: str, version: int, lookup: UsePlan, cfg: ExamplesConfig, addr
     import ray
 
     from pipelines.examples.distributed import stream_outcomes
-    from pipelines.ray_local import ensure_ray
+    from uniaudio.ray_init import ensure_ray
 
-    started = ensure_ray(address or os.environ.get("RAY_ADDRESS") or None, cfg.ray.num_cpus, cfg.ray.object_store_mb)
+    started = ensure_ray(address, cfg.ray.num_cpus, cfg.ray.object_store_mb, logging_level=logging.WARNING)
     try:
         for block in stream_outcomes(tokens, version, lookup, cfg):
             writer.add_outcomes(block, s)

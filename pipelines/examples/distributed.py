@@ -33,7 +33,7 @@ from pipelines import delta
 from pipelines.examples.config import ExamplesConfig, ExamplesRayConfig
 from pipelines.examples.example import build_or_skip, outcome_table
 from pipelines.examples.lookup import UsePlan, key_hash
-from pipelines.ray_local import job_data_context
+from pipelines.data_context import job_data_context
 from pipelines.schema import I16_LIST
 
 GROUP, FP = "_group", "_fp"  # shuffle key (hash of the target row key); example fingerprint of a window

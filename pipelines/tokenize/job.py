@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -139,10 +139,10 @@ def _run_ray(todo, tasks, codec_dir, cfg, committer, address, progress, log) -> 
     import ray
     from tqdm import tqdm
 
-    from pipelines.ray_local import ensure_ray
+    from uniaudio.ray_init import ensure_ray
     from pipelines.tokenize.pipeline import run_pipeline
 
-    started = ensure_ray(address or os.environ.get("RAY_ADDRESS") or None, cfg.ray.num_cpus, cfg.ray.object_store_mb)
+    started = ensure_ray(address, cfg.ray.num_cpus, cfg.ray.object_store_mb, logging_level=logging.WARNING)
     bar = tqdm(total=len(todo), unit="row", desc="tokenize", disable=not progress)
     try:
         run_pipeline(todo, tasks, str(codec_dir), cfg, committer, on_rows=bar.update, log=log)

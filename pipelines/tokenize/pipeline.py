@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from pipelines.tokenize.codec_stage import CodecEncoder
 from pipelines.tokenize.columns import manifest_to_carrier, to_table
-from pipelines.ray_local import job_data_context
+from pipelines.data_context import job_data_context
 from pipelines.tokenize.committer import Committer
 from pipelines.tokenize.config import TokenizeConfig
 from pipelines.tokenize.stage import cpu_stage

@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 def local_ray():
     import ray
 
-    from codec.ray_train import _init_ray
+    from uniaudio.ray_init import ensure_ray
 
-    _init_ray(None, 2)
+    ensure_ray(None, 2)
     yield
     ray.shutdown()
 

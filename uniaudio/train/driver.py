@@ -48,20 +48,6 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _init_ray(address: str | None, cfg: TrainConfig) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    env = {"env_vars": {"DS_ACCELERATOR": "cpu"}} if not cfg.use_gpu else {}
-    if address:
-        ray.init(address=address, runtime_env=env or None, log_to_driver=True)
-    else:
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, runtime_env=env or None,
-                 log_to_driver=True)
-
-
 def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str | None = None,
                  test_hooks: dict[str, Any] | None = None, run_tags: dict[str, str] | None = None) -> TrainSummary:
     """Train (or resume) into ``out_dir``. ``run_tags`` go on the MLflow run from its start (a workflow
@@ -72,6 +58,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
 
     from uniaudio.data.loader import StoreSnapshot
     from uniaudio.ray_fit import fit_tracked
+    from uniaudio.ray_init import ensure_ray
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
     from uniaudio.train import checkpoint as ckpt
     from uniaudio.train.export import consolidate, write_export
@@ -83,7 +70,9 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     uri = resolve_tracking_uri(out)
     # A fine-tune's base model is validated before anything starts (no MLflow run for a bad base).
     init = _prepare_init(cfg, out, uri) if cfg.init_from else None
-    _init_ray(address, cfg)
+    # CPU workers must not probe for an accelerator (DeepSpeed would pick a CUDA build's defaults)
+    ensure_ray(address, max(2, os.cpu_count() or 2),
+               runtime_env={"env_vars": {"DS_ACCELERATOR": "cpu"}} if not cfg.use_gpu else None, log_to_driver=True)
     use_gpu = cfg.use_gpu if cfg.use_gpu is not None else bool(ray.cluster_resources().get("GPU", 0))
 
     tracker = MlflowTracker(uri, experiment=cfg.experiment, artifact_location=default_artifact_location(uri, out),

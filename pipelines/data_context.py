@@ -1,32 +1,10 @@
-"""Join a Ray cluster, or start a loopback instance: the one start-up the Ray Data jobs share."""
+"""Ray Data's process-global settings for one job, shared by the tokenization and example jobs."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import Any, Iterator
-
-
-def ensure_ray(address: str | None, num_cpus: int | None = None, object_store_mb: int | None = None) -> bool:
-    """Connect to ``address`` or start a local instance unless Ray is already up; True if we started it.
-
-    The local instance binds to 127.0.0.1 and has no dashboard; ``num_cpus`` / ``object_store_mb`` size
-    it (None: Ray's defaults). With an address, the cluster's own sizes apply.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 object_store_memory=object_store_mb * 2**20 if object_store_mb else None,
-                 logging_level=logging.WARNING)
-    return True
 
 
 @contextlib.contextmanager

@@ -1,0 +1,41 @@
+"""Join a Ray cluster or start a loopback instance: the one Ray start-up every job shares.
+
+Used by the tokenization and example jobs, both trainers and the workflow runner, so that an
+embedded instance is always loopback-only (GCS and raylet on 127.0.0.1, no dashboard) whichever job
+starts it.
+
+>>> # started = ensure_ray(None, num_cpus=2); ...; ray.shutdown() if started else None
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, object_store_mb: int | None = None,
+               runtime_env: dict[str, Any] | None = None, **init_kwargs: Any) -> bool:
+    """Connect to ``address`` (else ``$RAY_ADDRESS``) or start a local instance, unless Ray is already up.
+
+    Returns True when this call initialised Ray (the caller shuts it down when done). ``num_cpus`` and
+    ``object_store_mb`` size a local instance only (None: Ray's defaults); ``runtime_env`` and
+    ``init_kwargs`` (e.g. ``logging_level``, ``log_to_driver``) go to ``ray.init`` either way.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, **init_kwargs)
+        return True
+    # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 together with the node IP is what keeps Ray 2.60's GCS and
+    # raylet on 127.0.0.1 (measured; without it they bind every interface). Ray Train's print patch
+    # would echo every worker line twice.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+             object_store_memory=object_store_mb * 2**20 if object_store_mb else None, runtime_env=runtime_env,
+             **init_kwargs)
+    return True
