@@ -3,7 +3,9 @@
 CPU (default): for each preset, one run times side by side, on the same weights and the same batch of
 real sequences (TTS examples from the sequence builder, ~40 % prefix frames):
 
-* ``ours``  - SDPA attention, local stack + head on the loss frames only (``lm_loss`` default);
+* ``ours``  - SDPA attention, local stack + head on the loss frames only, the head scoring only
+  each token's allowed ids (``lm_loss`` default);
+* ``full_head`` - the same with the head over all V ids and a mask (isolates the allowed-ids head);
 * ``sdpa_all`` - SDPA attention, local stack + head on every frame (isolates the attention kernel);
 * ``naive`` - the reference's formulation: materialised fp32 ``softmax(q k^T)`` with q and k each
   scaled by ``d_head^-0.25`` and an explicit additive mask, local stack + head on every frame.
@@ -93,11 +95,12 @@ def tts_batch(vocab, batch: int, frames: int, seed: int = 0) -> ModelBatch:
     return collate(seqs, vocab)
 
 
-def time_step(model, opt, batch, rules, local_frames) -> tuple[float, float]:
+def time_step(model, opt, batch, rules, variant) -> tuple[float, float]:
     """CPU time of one training step. With one intra-op thread all compute runs on this thread, so
     thread CPU time is what the step costs, independent of other processes on a shared machine."""
+    local_frames, head = variant
     t0 = time.thread_time()
-    out = lm_loss(model, batch, rules, local_frames=local_frames)
+    out = lm_loss(model, batch, rules, local_frames=local_frames, head=head)
     opt.zero_grad(set_to_none=True)
     out.loss.backward()
     opt.step()
@@ -110,11 +113,12 @@ def bench_cpu(preset: str, batch_size: int, frames: int, steps: int) -> dict:
     base = build_model(get_preset(preset))
     batch = tts_batch(vocab, batch_size, frames)
     rules = OutputRules(vocab, base.config.n_q)
-    variants = {"ours": (base, "loss"), "sdpa_all": (copy.deepcopy(base), "all"),
-                "naive": (with_naive_attention(base), "all")}
+    variants = {"ours": (base, ("loss", "allowed")), "full_head": (copy.deepcopy(base), ("loss", "full")),
+                "sdpa_all": (copy.deepcopy(base), ("all", "full")), "naive": (with_naive_attention(base), ("all", "full"))}
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, (m, _) in variants.items()}
-    with torch.no_grad():  # same math: the three formulations agree before any step
-        losses = {k: lm_loss(m, batch, rules, local_frames=lf).loss.item() for k, (m, lf) in variants.items()}
+    with torch.no_grad():  # same math: the four formulations agree before any step
+        losses = {k: lm_loss(m, batch, rules, local_frames=lf, head=hd).loss.item()
+                  for k, (m, (lf, hd)) in variants.items()}
     spread = max(losses.values()) - min(losses.values())
     times = {k: [] for k in variants}
     for i in range(steps + 1):  # step 0 is warm-up
@@ -126,6 +130,7 @@ def bench_cpu(preset: str, batch_size: int, frames: int, steps: int) -> dict:
     fps = {k: n / statistics.median(v) for k, v in times.items()}
     res = {"preset": preset, "frames": n, "loss_spread": spread, **{f"{k}_fps": v for k, v in fps.items()}}
     res["ratio"] = fps["ours"] / fps["naive"]
+    res["head_ratio"] = fps["ours"] / fps["full_head"]  # the allowed-ids head vs the full masked head
     res["attn_ratio"] = fps["sdpa_all"] / fps["naive"]
     return res
 
@@ -225,7 +230,7 @@ def main() -> None:
     lines = []
     for preset in args.presets.split(","):
         res = bench_cpu(preset, args.batch or 2, args.frames or 96, args.steps or 4)
-        print(f"{preset}: ours {res['ours_fps']:.1f} frames/s, sdpa_all {res['sdpa_all_fps']:.1f}, "
+        print(f"{preset}: ours {res['ours_fps']:.1f} frames/s, full_head {res['full_head_fps']:.1f} (allowed-ids head {res['head_ratio']:.2f}x), sdpa_all {res['sdpa_all_fps']:.1f}, "
               f"naive {res['naive_fps']:.1f}; ours/naive = {res['ratio']:.2f}x "
               f"(attention kernel alone {res['attn_ratio']:.2f}x); loss spread {res['loss_spread']:.1e}", flush=True)
         lines.append("BENCH model_step " + fmt(res))

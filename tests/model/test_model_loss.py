@@ -123,3 +123,31 @@ def test_a_label_outside_the_rules_is_reported():
     b.frames[0, p, 1] = VOCAB.range("phone").start  # a phone id where codebook 1 must be
     out = lm_loss(build_model(small_config()), b, OutputRules(VOCAB, 3))
     assert out.metrics["n_disallowed"] == 1 and math.isinf(out.loss.item())
+
+
+@pytest.mark.parametrize("local_frames", ["loss", "all"])
+@pytest.mark.parametrize("weight", [1.0, 2.5])
+def test_allowed_ids_head_equals_the_full_masked_head(local_frames, weight):
+    """Scoring only the allowed ids is the same loss, metrics, per-row stats and gradients as
+    scoring all V ids and masking (mixed audio / text / label targets)."""
+    b = make_batch()
+    rules = OutputRules(VOCAB, 3)
+    torch.manual_seed(3)
+    model = build_model(small_config(attention="prefix_lm"))
+    outs, grads = {}, {}
+    for head in ("full", "allowed"):
+        model.zero_grad(set_to_none=True)
+        out = lm_loss(model, b, rules, first_codebook_weight=weight, local_frames=local_frames, head=head)
+        out.loss.backward()
+        outs[head], grads[head] = out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    full, sub = outs["full"], outs["allowed"]
+    assert sub.loss.item() == pytest.approx(full.loss.item(), rel=1e-6)
+    assert sub.weight_sum.item() == full.weight_sum.item()
+    for k, v in full.scalars().items():
+        assert sub.scalars()[k] == pytest.approx(v, rel=1e-5, abs=1e-7), k
+    torch.testing.assert_close(sub.row_stats, full.row_stats, rtol=1e-5, atol=1e-6)
+    assert grads["full"].keys() == grads["allowed"].keys()
+    for n, g in grads["full"].items():
+        torch.testing.assert_close(grads["allowed"][n], g, rtol=1e-4, atol=1e-7, msg=n)
+    with pytest.raises(ValueError, match="head"):
+        lm_loss(model, b, rules, head="some")

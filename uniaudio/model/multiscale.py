@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from uniaudio.model import decoding
@@ -48,7 +49,7 @@ class MultiScaleLM(nn.Module):
         self.local_emb = nn.Embedding(V, d)
         self.local_pos = nn.Parameter(torch.zeros(n_q, d))
         self.local_stack = Stack(c.n_local_layer, d, c.local_heads, c.mlp_ratio, c.bias, c.attn_dropout, c.dropout)
-        self.head = nn.Linear(d, V, bias=False)
+        self.head = VocabHead(d, V, bias=False)
         init_weights(self, c.init_std, c.n_layer)
         init_weights(self.local_stack, c.init_std, c.n_local_layer)
 
@@ -100,14 +101,17 @@ class MultiScaleLM(nn.Module):
             return self.g2l(h).unsqueeze(-2).expand(*h.shape[:-1], n_q, d)
         return self.g2l(h.unflatten(-1, (n_q, d // n_q)))
 
-    def local_logits_all(self, h: Tensor, frames: Tensor) -> Tensor:
-        """Teacher-forced local pass: ``h [..., d]``, ``frames [..., n_q]`` -> ``logits [..., n_q, V]``."""
+    def local_states(self, h: Tensor, frames: Tensor) -> Tensor:
+        """Teacher-forced local pass: ``h [..., d]``, ``frames [..., n_q]`` -> states ``[..., n_q, d]``."""
         lead = frames.shape[:-1]
         sos = frames.new_full((*lead, 1), self.local_sos_id)
         prev = torch.cat([sos, frames[..., :-1]], dim=-1)
         x = self.drop(self.link(h) + self.local_emb(prev) + self.local_pos)
-        y = self.local_stack(x.reshape(-1, *x.shape[-2:]), is_causal=True)
-        return self.head(y).reshape(*lead, self.config.n_q, -1)
+        return self.local_stack(x.reshape(-1, *x.shape[-2:]), is_causal=True).reshape(*lead, *x.shape[-2:])
+
+    def local_logits_all(self, h: Tensor, frames: Tensor) -> Tensor:
+        """Teacher-forced local pass: ``h [..., d]``, ``frames [..., n_q]`` -> ``logits [..., n_q, V]``."""
+        return self.head(self.local_states(h, frames))
 
     def forward(
         self,
@@ -115,14 +119,22 @@ class MultiScaleLM(nn.Module):
         prefix_lens: Tensor | None = None,
         cont_values: Tensor | None = None,
         local_index: Tensor | None = None,
-    ) -> Tensor:
+        head_subsets: "HeadSubsets | None" = None,
+    ) -> Tensor | list[Tensor]:
         """Logits ``[B, T, n_q, V]``, or ``[N, n_q, V]`` for the flat frame indices ``local_index [N]``
-        into ``B*T`` (the local stack and head then run on those frames only, e.g. the loss frames)."""
+        into ``B*T`` (the local stack and head then run on those frames only, e.g. the loss frames).
+
+        With ``head_subsets`` the head scores only some ids of some tokens: a list with, per group ``g``,
+        ``logits [M_g, len(ids_g)]`` of the local tokens ``tokens[start_g:stop_g]`` (flat indices into
+        the ``[..., n_q]`` local outputs) over the vocabulary ids ``ids_g`` (see :mod:`uniaudio.model.loss`)."""
         h = self.global_hidden(frames, prefix_lens, cont_values)
-        if local_index is None:
-            return self.local_logits_all(h, frames)
         d, n_q = self.config.d_model, self.config.n_q
-        return self.local_logits_all(h.reshape(-1, d)[local_index], frames.reshape(-1, n_q)[local_index])
+        if local_index is not None:
+            h, frames = h.reshape(-1, d)[local_index], frames.reshape(-1, n_q)[local_index]
+        if head_subsets is None:
+            return self.local_logits_all(h, frames)
+        y = self.local_states(h, frames).reshape(-1, d)[head_subsets.tokens]
+        return [self.head(y[a:b], ids) for (a, b), ids in zip(head_subsets.bounds, head_subsets.ids)]
 
     # --- incremental decoding (see uniaudio/model/decoding.py) -------------------------------------
     def prefill(self, frames, prefix_lens, cont_values=None, max_slots=None) -> "decoding.DecodeState":
@@ -133,6 +145,25 @@ class MultiScaleLM(nn.Module):
 
     def local_logits(self, state: "decoding.DecodeState", prev_token: Tensor | None, k: int) -> Tensor:
         return decoding.local_logits(self, state, prev_token, k)
+
+
+class VocabHead(nn.Linear):
+    """The output projection (``nn.Linear``, same parameters); ``head(x, ids)`` scores only the ids
+    ``ids`` (a gather of weight rows, so ZeRO-3's hooks on this module still gather the weight)."""
+
+    def forward(self, x: Tensor, ids: Tensor | None = None) -> Tensor:
+        if ids is None:
+            return super().forward(x)
+        return F.linear(x, self.weight[ids], None if self.bias is None else self.bias[ids])
+
+
+class HeadSubsets:
+    """Which local tokens the head scores, grouped by the ids they may take (built by the loss):
+    ``tokens [M]`` flat local-token indices sorted by group, ``bounds`` ``[(start, stop)]`` per group,
+    ``ids`` the vocabulary ids of each group."""
+
+    def __init__(self, tokens: Tensor, bounds: list[tuple[int, int]], ids: list[Tensor]):
+        self.tokens, self.bounds, self.ids = tokens, bounds, ids
 
 
 def build_model(config: ModelConfig, device: torch.device | str | None = None) -> MultiScaleLM:

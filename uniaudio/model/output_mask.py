@@ -70,12 +70,21 @@ class OutputRules:
         for i, m in enumerate(TARGET_MODALITIES):
             kind_of_start[vocab.start_of(m)] = i
         self.kind_of_start = kind_of_start.to(device)
+        self._ids: dict[tuple[int, int], Tensor] = {}
+
+    def allowed_ids(self, kind: int, k: int) -> Tensor:
+        """Sorted ids allowed at local position ``k`` of a frame of kind ``kind`` (cached)."""
+        key = (kind, k)
+        if key not in self._ids:
+            self._ids[key] = self.allowed[kind, k].nonzero().squeeze(1)
+        return self._ids[key]
 
     def to(self, device: torch.device | str) -> "OutputRules":
         out = object.__new__(OutputRules)
         out.vocab, out.n_q = self.vocab, self.n_q
         for name in ("allowed", "end_marker", "multi_token", "kind_of_start"):
             setattr(out, name, getattr(self, name).to(device))
+        out._ids = {}
         return out
 
     def kind_index(self, modality: str) -> int:
