@@ -34,8 +34,35 @@ def mlflow_ui_command(tracking_uri: str | None) -> str | None:
     return f"open {tracking_uri} (the tracking server's UI)"
 
 
+def time_table(wf: Workflow, report: RunReport) -> list[str]:
+    r"""Per-step wall time of this invocation (foreach items summed into their step), longest first.
+
+    >>> from types import SimpleNamespace as NS
+    >>> wf = NS(steps={"a": NS(base="a"), "t[x]": NS(base="t"), "t[y]": NS(base="t")})
+    >>> rep = NS(seconds_by_step={"a": 2.0, "t[x]": 3.0, "t[y]": 4.5}, failed={}, skipped=[], seconds=10.0)
+    >>> print("\n".join(time_table(wf, rep)))
+    step time (s)
+      t                 7.5  (2 items)
+      a                 2.0
+      total            10.0  (runner and tracking: 0.5)
+    """
+    rows: dict[str, list[float]] = {}
+    for sid, sec in report.seconds_by_step.items():
+        rows.setdefault(wf.steps[sid].base if sid in wf.steps else sid, []).append(sec or 0.0)
+    if not rows:
+        return []
+    lines = ["step time (s)"]
+    for base, secs in sorted(rows.items(), key=lambda kv: -sum(kv[1])):
+        failed = any(sid in report.failed for sid in wf.steps if wf.steps[sid].base == base)
+        lines.append(f"  {base:<16}{sum(secs):>5.1f}" + (f"  ({len(secs)} items)" if len(secs) > 1 else "")
+                     + ("  FAILED" if failed else ""))
+    steps_total = sum(sum(v) for v in rows.values())
+    lines.append(f"  {'total':<16}{report.seconds:>5.1f}  (runner and tracking: {report.seconds - steps_total:.1f})")
+    return lines
+
+
 def outcome_lines(wf: Workflow, report: RunReport) -> list[str]:
-    lines = [report.line()]
+    lines = time_table(wf, report) + [report.line()]
     if report.skipped:
         lines.append(f"skipped (already done): {', '.join(report.skipped)}")
     if report.ran:

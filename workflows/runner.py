@@ -19,12 +19,13 @@ tokenization and what depends on it, nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import yaml
 
@@ -35,6 +36,9 @@ from workflows.kinds import get_kind
 from workflows.logs import capture
 from workflows.state import RunLock, RunStore, StepState
 from workflows.step import StepContext, StepResult
+
+if TYPE_CHECKING:
+    from workflows.console import Console
 
 HISTORY_KEEP = 8
 
@@ -51,6 +55,7 @@ class RunReport:
     tracking_uri: str | None = None
     seconds: float = 0.0
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> its outputs (ran or skipped)
+    seconds_by_step: dict[str, float] = field(default_factory=dict)  # steps that ran (or failed) this time
 
     @property
     def ok(self) -> bool:
@@ -102,7 +107,7 @@ class Runner:
     def __init__(self, wf: Workflow, run_dir: str | Path, address: str | None = None,
                  targets: Sequence[str] | None = None, force: Sequence[str] | None = None,
                  work_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
-                 mlflow: bool = True):
+                 mlflow: bool = True, console: "Console | None" = None):
         self.wf = wf
         self.store = RunStore(run_dir)
         self.work_root = Path(work_dir).resolve() if work_dir else None
@@ -114,7 +119,10 @@ class Runner:
         targets_ = _select(wf, targets)
         self.selected = wf.upstream(sorted(targets_)) if targets_ else None
         self.force = _select(wf, force) or set()
-        self.log = log or (lambda m: print(m, flush=True))
+        # console: the quiet console (workflows/console.py); without one, output is teed as before
+        self.console = console
+        self.log = log or (console.line if console is not None else (lambda m: print(m, flush=True)))
+        self._router = None
         self.states: dict[str, StepState] = {}
         self.ray_started = False
         self.mlflow = mlflow
@@ -122,6 +130,17 @@ class Runner:
 
     # --- the invocation ------------------------------------------------------------------------------
     def run(self) -> RunReport:
+        if self.console is None or self.console.verbose or runner_log_missing(self):
+            return self._run()
+        runner_log = self.store.log_path("_runner", self.work_root)
+        with self.console.quiet(runner_log) as router:
+            self._router = router
+            try:
+                return self._run()
+            finally:
+                self._router = None
+
+    def _run(self) -> RunReport:
         t0 = time.time()
         os.environ.update(self.wf.spec.env)
         dag_yaml = yaml.safe_dump(self.wf.raw, sort_keys=False)
@@ -287,7 +306,7 @@ class Runner:
         for attempt in range(st.retries + 1):
             state.attempts += 1
             self.store.save_step(state)
-            with capture(log_path, f"{st.id} key={key} attempt={state.attempts}"):
+            with self._step_output(log_path, f"{st.id} key={key} attempt={state.attempts}", tag):
                 try:
                     result = kind.run(ctx)
                     if not isinstance(result, StepResult):
@@ -323,6 +342,7 @@ class Runner:
         self.states[st.id] = state
         self._publish(st.id, key)
         report.ran.append(st.id)
+        report.seconds_by_step[st.id] = state.seconds
         report.outputs[st.id] = dict(result.outputs)
         t.log_metrics({**result.metrics, "step/seconds": state.seconds})
         t.set_tags({f"component_run.{k}": v for k, v in result.runs.items()})
@@ -336,13 +356,33 @@ class Runner:
             self.tracking.artifact(path, apath)
         self.log(f"{tag}: done in {state.seconds:.1f}s{': ' + result.summary if result.summary else ''}")
 
+    def _step_output(self, path: Path | None, header: str, tag: str):
+        if self.console is None or path is None:
+            return capture(path, header)
+        return _console_step(self.console, self._router, path, header, tag)
+
     def _finish_failed(self, state: StepState, tracker, error: str, report: RunReport) -> None:
         state.status, state.error, state.finished = "failed", error, time.time()
         state.seconds = state.finished - (state.started or state.finished)
         self.store.save_step(state)
         report.failed[state.id] = error
+        report.seconds_by_step[state.id] = state.seconds
         tracker.set_tags({"error": error[:5000]})
         tracker.end_run("FAILED")
+
+
+def runner_log_missing(runner: Runner) -> bool:
+    return runner.store.log_path("_runner", runner.work_root) is None
+
+
+@contextlib.contextmanager
+def _console_step(console: "Console", router, path: Path, header: str, tag: str):
+    console.start_step(tag)
+    try:
+        with console.step_log(router, path, header):
+            yield
+    finally:
+        console.end_step()
 
 
 def _short(v: Any) -> str:

@@ -137,13 +137,13 @@ def run_tokenize(spec, store: str, codec_dir: str, cfg: TokenizeConfig | None = 
 
 def _run_ray(todo, tasks, codec_dir, cfg, committer, address, progress, log) -> None:
     import ray
-    from tqdm import tqdm
+    from uniaudio.progress import bar as progress_bar
 
     from uniaudio.ray_init import ensure_ray
     from pipelines.tokenize.pipeline import run_pipeline
 
     started = ensure_ray(address, cfg.ray.num_cpus, cfg.ray.object_store_mb, logging_level=logging.WARNING)
-    bar = tqdm(total=len(todo), unit="row", desc="tokenize", disable=not progress)
+    bar = progress_bar(total=len(todo), unit="row", desc="tokenize", disable=not progress)
     try:
         run_pipeline(todo, tasks, str(codec_dir), cfg, committer, on_rows=bar.update, log=log)
     finally:

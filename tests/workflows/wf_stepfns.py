@@ -88,3 +88,42 @@ def shared_write(ctx: StepContext) -> StepResult:
 
 
 SHARED_WRITE = StepKind("shared_write", shared_write, outputs=("text",), reuse_history=False)
+
+
+def noisy_loop(ctx: StepContext) -> StepResult:
+    """Talks like third-party code does (a Ray worker's prints, a warning, logging, a child process
+    writing to fd 1) and runs a loop that reports ``step i/n`` from the worker and a local progress bar."""
+    import logging
+    import subprocess
+    import sys
+    import warnings
+
+    import ray
+
+    from uniaudio.progress import bar, progress_line
+
+    _record(ctx)
+    n = int(ctx.config["n"])
+
+    @ray.remote(num_cpus=0.1)
+    def work(n: int) -> int:
+        print("noisy worker says hello", flush=True)
+        for i in range(1, n + 1):
+            time.sleep(0.02)
+            print(progress_line("noisy", i, n, extra="loss=1.0"), flush=True)
+        return n
+
+    warnings.warn("noisy third-party warning", UserWarning)
+    logging.getLogger("noisy.lib").warning("noisy library WARNING line")
+    subprocess.run([sys.executable, "-c", "print('noisy child process banner')"], check=True)
+    done = ray.get(work.remote(n))
+    time.sleep(1.0)  # let the driver receive the worker's lines while the step still runs
+    with bar(total=done, desc="local", unit="item") as b:
+        for _ in range(done):
+            b.update(1)
+    out = ctx.work_dir / "out.txt"
+    out.write_text(str(done))
+    return StepResult(outputs={"text": str(out)}, summary=f"{done} rounds")
+
+
+NOISY_LOOP = StepKind("noisy_loop", noisy_loop, outputs=("text",), uses_ray=True)

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(r)
     r.add_argument("--address", help="join this Ray cluster (GCS address) instead of starting a local instance")
     r.add_argument("--dry-run", action="store_true", help="validate the DAG and print its steps; run nothing")
+    r.add_argument("-v", "--verbose", action="store_true",
+                   help="show every step's full output (Ray, DeepSpeed, MLflow logs) on the console too")
     s = sub.add_parser("submit", help="submit a DAG as a Ray Job (Jobs API) to a cluster")
     _common(s)
     s.add_argument("--address", required=True, help="the cluster's dashboard / Jobs API URL, e.g. http://127.0.0.1:8265")
@@ -71,13 +73,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"workflow {wf.name}: {len(wf.steps)} steps\n{describe(wf)}")
         return 0
+    from workflows.console import Console
     from workflows.report import print_outcome
     from workflows.runner import run_workflow
 
     run_dir = args.run_dir or f"runs/{wf.name}"
-    print(f"workflow {wf.name}: {len(wf.steps)} steps, run dir {run_dir}", flush=True)
+    print(f"workflow {wf.name}: {len(wf.steps)} steps, run dir {run_dir}"
+          + ("" if args.verbose else f" (full output: {run_dir}/logs/<step>.log, or -v)"), flush=True)
     report = run_workflow(wf, run_dir, address=args.address, targets=args.only, force=args.force,
-                          work_dir=args.work_dir, mlflow=not args.no_mlflow)
+                          work_dir=args.work_dir, mlflow=not args.no_mlflow, console=Console(verbose=args.verbose))
     print_outcome(wf, report)
     return 0 if report.ok else 1
 

@@ -161,7 +161,7 @@ def evaluate(results_path: str | Path, out_dir: str | Path, cfg: EvaluateConfig 
              tracker=None) -> EvalReport:
     """Evaluate ``results_path`` into ``out_dir`` (see the module doc). ``tracker``: a
     :class:`uniaudio.tracking.Tracker` to log into (default: an MLflow run unless ``cfg.mlflow`` is off)."""
-    from tqdm import tqdm
+    from uniaudio.progress import track
 
     cfg = cfg or EvaluateConfig()
     out = Path(out_dir)
@@ -173,7 +173,7 @@ def evaluate(results_path: str | Path, out_dir: str | Path, cfg: EvaluateConfig 
     t0 = time.time()
     systems = ["model"]
 
-    for item in tqdm(items, desc="evaluate model", disable=not cfg.progress, unit="item"):
+    for item in track(items, desc="evaluate model", disable=not cfg.progress, unit="item"):
         run.record(score_item(item, run.caches, run.selected, "model"))
         if item.audio_output:
             run.keep_sample(item, "model")
@@ -183,7 +183,7 @@ def evaluate(results_path: str | Path, out_dir: str | Path, cfg: EvaluateConfig 
     with_ref = [i for i in items if i.audio_output and i.reference]
     if cfg.ground_truth and with_ref:
         systems.append("ground_truth")
-        for item in tqdm(with_ref, desc="evaluate ground truth", disable=not cfg.progress, unit="item"):
+        for item in track(with_ref, desc="evaluate ground truth", disable=not cfg.progress, unit="item"):
             run.record(score_item(item, run.caches, run.selected, "ground_truth", output_path=item.reference))
             if _fd_task(item.task, run.selected):
                 run.fd_embed("ground_truth", item, path=item.reference)
@@ -194,7 +194,7 @@ def evaluate(results_path: str | Path, out_dir: str | Path, cfg: EvaluateConfig 
         codec = load_codec(cfg.codec)
         systems.append(SYSTEM)
         stream = resynthesize_items(with_ref, codec, run.caches, cfg.n_q, cfg.codec_batch_size)
-        for item, wav in tqdm(stream, total=len(with_ref), desc="evaluate codec resynthesis",
+        for item, wav in track(stream, total=len(with_ref), desc="evaluate codec resynthesis",
                               disable=not cfg.progress, unit="item"):
             if isinstance(wav, Exception):
                 run.record(failed_item(item, f"codec: {describe_error(wav)}", run.selected, SYSTEM))

@@ -52,13 +52,13 @@ def _write_jsonl(path: Path, records: Seq[dict]) -> None:
 def run_batch(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out_dir: str | Path,
               progress: bool = True) -> BatchSummary:
     """Generate ``requests`` into ``out_dir`` (wavs under ``out_dir/wavs``) and write the JSONL files."""
-    from tqdm import tqdm
+    from uniaudio.progress import bar
 
     t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=len(requests), desc="generate", unit="req", disable=not progress) as bar:
-        outcomes = gen.generate(requests, progress=bar.update)
+    with bar(total=len(requests), desc="generate", unit="req", disable=not progress) as b:
+        outcomes = gen.generate(requests, progress=b.update)
     records, errors = [], [{"line": b.line, "id": b.id, "task": b.task, "reason": b.reason} for b in bad]
     for o in outcomes:
         if o.ok:
