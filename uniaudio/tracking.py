@@ -90,6 +90,27 @@ class NullTracker:
         pass
 
 
+#: MLflow 3 opens an experiment on its GenAI "traces" page unless it is tagged as model training.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def ensure_experiment(client, name: str, artifact_location: str | None = None) -> str:
+    """The id of experiment ``name``, created (with ``artifact_location``) when missing; either way
+    tagged as a model-training experiment (:data:`EXPERIMENT_KIND`), so the UI opens on its runs."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
+        except Exception as err:  # another process created it first
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise err
+    for k, v in EXPERIMENT_KIND.items():
+        if exp.tags.get(k) != v:
+            client.set_experiment_tag(exp.experiment_id, k, v)
+    return exp.experiment_id
+
+
 def resolve_tracking_uri(run_dir: str | Path) -> str:
     """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs run_dir>/mlflow.db`` (folder created)."""
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
@@ -243,17 +264,7 @@ class MlflowTracker:
         return self._client
 
     def _experiment_id(self) -> str:
-        c = self._get_client()
-        exp = c.get_experiment_by_name(self.experiment)
-        if exp is not None:
-            return exp.experiment_id
-        try:
-            return c.create_experiment(self.experiment, artifact_location=self.artifact_location)
-        except Exception as err:  # another process created it first
-            exp = c.get_experiment_by_name(self.experiment)
-            if exp is None:
-                raise err
-            return exp.experiment_id
+        return ensure_experiment(self._get_client(), self.experiment, self.artifact_location)
 
     def _send(self, kind: str, p: dict[str, Any]) -> None:
         from mlflow.entities import Metric, Param, RunTag

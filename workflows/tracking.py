@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from uniaudio.tracking import MlflowTracker, NullTracker, default_artifact_location, flatten_params, resolve_tracking_uri
+from uniaudio.tracking import (MlflowTracker, NullTracker, default_artifact_location, ensure_experiment, flatten_params,
+                               resolve_tracking_uri)
 
 #: Experiments the built-in kinds' components log to.
 COMPONENT_EXPERIMENTS = ("codec", "tokenize", "uniaudio-lm", "evaluate", "examples", "generate")
@@ -53,9 +54,8 @@ class WorkflowTracking:
             from mlflow.tracking import MlflowClient
 
             c = MlflowClient(self.uri)
-            for name in (self.experiment, *COMPONENT_EXPERIMENTS):
-                if c.get_experiment_by_name(name) is None:
-                    c.create_experiment(name, artifact_location=self._art(name))
+            for name in ("Default", self.experiment, *COMPONENT_EXPERIMENTS):
+                ensure_experiment(c, name, self._art(name))
         except Exception as err:  # noqa: BLE001 - tracking problems never stop a workflow
             print(f"WARNING [workflow] could not prepare MLflow experiments at {self.uri}: {err}", flush=True)
 

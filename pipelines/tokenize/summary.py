@@ -87,7 +87,9 @@ def log_to_mlflow(summary: TokenizeSummary, params: dict[str, str], tracking_uri
     from uniaudio.tracking import MlflowTracker
 
     tracker = MlflowTracker(tracking_uri, experiment=experiment, artifact_location=artifact_location)
-    run_id = tracker.start_run(f"tokenize-{summary.run_id[:8]}", tags={
+    names = sorted(summary.per_dataset)  # named after what it tokenized (the uuid is a tag)
+    label = "+".join(names) if names and len(names) <= 3 else f"{len(names)}-datasets" if names else summary.run_id[:8]
+    run_id = tracker.start_run(f"tokenize-{label}", tags={
         "component": "tokenize", "uniaudio.run_id": summary.run_id, "store": summary.store,
         "tokenizer_version": summary.tokenizer_version, "delta.table_version": str(summary.table_version),
         "delta.quarantine_version": str(summary.quarantine_version)})

@@ -47,11 +47,11 @@ def test_zero_stage_trains(snapshot, zero):
     ms = [train_step(engine, [next(loader)], rules, guard, torch.device("cpu"), tasks=["se", "text_to_sound"])
           for _ in range(12)]
     losses = [m["loss"] for m in ms]
-    assert any("task/se/loss" in m for m in ms) and any("task/text_to_sound/acc" in m for m in ms)
+    assert any("loss_by_task/se" in m for m in ms) and any("acc_by_task/text_to_sound" in m for m in ms)
     assert all(map(lambda x: x == x, losses))
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5, losses
     val = eval_step(engine, [next(loader)], rules, torch.device("cpu"), ["se", "text_to_sound"])
-    assert "val/all/loss" in val and ("val/se/loss" in val or "val/text_to_sound/loss" in val)
+    assert "val/all/loss" in val and ("val_loss_by_task/se" in val or "val_loss_by_task/text_to_sound" in val)
 
 
 def weights(engine):

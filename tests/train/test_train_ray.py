@@ -89,7 +89,7 @@ def test_mlflow_server_run_has_params_metrics_model_and_vocab(ray_session, examp
     assert run.data.tags["lineage.examples_version"] == "0" and "lineage.git_commit" in run.data.tags
     history = client.get_metric_history(s.run_id, "train/loss")
     assert [m.step for m in history] == list(range(1, 7))
-    for key in ("train/lr", "train/frames_per_s", "train/padding_fraction", "task/se/loss", "val/all/loss"):
+    for key in ("train/lr", "train/frames_per_s", "train/padding_fraction", "loss_by_task/se", "val/all/loss"):
         assert key in run.data.metrics, key
     names = {a.path for a in client.list_artifacts(s.run_id, "model")}
     assert {"model/model.safetensors", "model/vocab.json", "model/model_config.json"} <= names

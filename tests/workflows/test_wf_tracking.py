@@ -21,6 +21,9 @@ def test_parent_run_nested_step_runs_and_skips(tmp_path):
     parent = c.get_run(r1.mlflow_run_id)
     assert parent.data.tags["uniaudio.workflow"] == "trk" and parent.info.status == "FINISHED"
     exp = parent.info.experiment_id
+    # every experiment the project creates opens on its runs (MLflow 3: not the GenAI traces page)
+    for name in ("Default", "codec", "uniaudio-lm", "evaluate", c.get_experiment(exp).name, "component"):
+        assert c.get_experiment_by_name(name).tags["mlflow.experimentKind"] == "custom_model_development", name
     children = c.search_runs([exp], f"tags.mlflow.parentRunId = '{r1.mlflow_run_id}'")
     by_step = {ch.data.tags["uniaudio.workflow_step"]: ch for ch in children}
     assert set(by_step) == {"sq", "evalx"}

@@ -63,8 +63,9 @@ def _task_metrics(sums: torch.Tensor, tasks: list[str], prefix: str) -> dict[str
     metrics: dict[str, float] = {}
     for task, v in zip(tasks, sums.tolist()):
         if v[3] > 0:
-            metrics[f"{prefix}/{task}/loss"] = v[0] / max(v[1], 1e-8)
-            metrics[f"{prefix}/{task}/acc"] = v[2] / v[3]
+            # one MLflow chart group per quantity, one curve per task: loss_by_task/tts, loss_by_task/se, ...
+            metrics[f"{prefix}loss_by_task/{task}"] = v[0] / max(v[1], 1e-8)
+            metrics[f"{prefix}acc_by_task/{task}"] = v[2] / v[3]
     return metrics
 
 
@@ -107,7 +108,7 @@ def train_step(engine, batches: list[TrainBatch], rules: OutputRules, guard, dev
         padding_fraction=pad,
     )
     if tasks:
-        metrics.update(_task_metrics(all_reduce_sum(per_task), tasks, "task"))
+        metrics.update(_task_metrics(all_reduce_sum(per_task), tasks, ""))
     return metrics
 
 
@@ -123,7 +124,7 @@ def eval_step(model, batches: list[TrainBatch], rules: OutputRules, device, task
             out = lm_loss(model, tb.model.to(device), rules)
         _task_sums(out, tb, tasks, sums)
     sums = all_reduce_sum(sums)
-    metrics = _task_metrics(sums, tasks, "val")
+    metrics = _task_metrics(sums, tasks, "val_")
     total = sums.sum(0).tolist()
     if total[3] > 0:
         metrics["val/all/loss"] = total[0] / max(total[1], 1e-8)

@@ -110,7 +110,7 @@ def train_loop(config: dict[str, Any]) -> None:
         if state.step % cfg.log_every == 0 or state.step == cfg.steps:
             dt = max(time.perf_counter() - t_last, 1e-9)
             fps = frames_since / dt
-            log = {(k if k.startswith("task/") else f"train/{k}"): v for k, v in m.items()
+            log = {(k if "_by_task/" in k else f"train/{k}"): v for k, v in m.items()
                    if k not in ("frames", "local_frames")}
             log.update({"train/lr": scheduler.get_last_lr()[0], "train/frames_per_s": fps,
                         "train/loader_wait_frac": min(1.0, wait_since / dt), "train/skipped_steps": state.skipped_steps,
