@@ -16,12 +16,10 @@ def ray_session():
     """A real local Ray instance (2 CPUs, loopback, no dashboard) shared by every test of the session."""
     import ray
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    started = False
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 logging_level=logging.WARNING, log_to_driver=False)
-        started = True
+    from uniaudio.ray_init import ensure_ray
+
+    # the same start-up as every job's embedded instance (loopback-only: tests/test_ray_init.py)
+    started = ensure_ray(None, num_cpus=2, logging_level=logging.WARNING, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     if started:
         ray.shutdown()

@@ -29,13 +29,26 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, object_s
     if address:
         ray.init(address=address, runtime_env=runtime_env, **init_kwargs)
         return True
-    # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 together with the node IP is what keeps Ray 2.60's GCS and
-    # raylet on 127.0.0.1 (measured; without it they bind every interface). Ray Train's print patch
-    # would echo every worker line twice.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    loopback_only()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              object_store_memory=object_store_mb * 2**20 if object_store_mb else None, runtime_env=runtime_env,
              **init_kwargs)
     return True
+
+
+def loopback_only() -> None:
+    """Make the next locally started Ray instance resolve its node IP to 127.0.0.1 (see docs/ARCHITECTURE.md,
+    "Trust boundaries").
+
+    Ray 2.60 replaces ``_node_ip_address="127.0.0.1"`` by the routable address (``resolve_ip_for_localhost``)
+    unless ``ray_constants.ENABLE_RAY_CLUSTER`` is off; that constant is read from
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when Ray is first imported, so the variable alone is too late in
+    a process that imported Ray already: set both (the variable reaches the GCS, raylet and agents,
+    which are fresh processes). Ray Train's print patch would echo every worker line twice.
+    """
+    import ray._private.ray_constants as rc
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    rc.ENABLE_RAY_CLUSTER = False
