@@ -6,7 +6,9 @@ Layout of one checkpoint directory (Ray merges the per-rank directories into one
     step_00000200/              DeepSpeed: model states (rank 0) + one optimizer shard per rank
     train_state_rank{r}.pt      our State + RNG of rank r (torch.save of plain tensors/lists)
 
-Our files load with ``torch.load(weights_only=True)``. DeepSpeed loads its own files.
+Our files load with ``torch.load(weights_only=True)``; DeepSpeed's own (which it would unpickle) load
+inside :func:`uniaudio.safe_load.weights_only_loads` after every shard's pickle is checked against the
+allow-list, so a crafted checkpoint in a resumed ``--out`` cannot run code either.
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ def load(engine, directory: str | Path, rank: int) -> State:
         raise FileNotFoundError(f"checkpoint {directory} has no state for rank {rank} (world size changed?)")
     blob = torch.load(path, weights_only=True)
     state = State(**blob["state"])
-    load_path, _ = engine.load_checkpoint(str(directory), tag=tag_for(state.step))
+    from uniaudio.safe_load import check_pickle_globals, weights_only_loads
+
+    for shard in sorted((directory / tag_for(state.step)).glob("*.pt")):
+        check_pickle_globals(shard)
+    with weights_only_loads():
+        load_path, _ = engine.load_checkpoint(str(directory), tag=tag_for(state.step))
     if load_path is None:
         raise RuntimeError(f"DeepSpeed found no checkpoint {tag_for(state.step)} in {directory}")
     set_rng_state(blob["rng"])

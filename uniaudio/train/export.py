@@ -24,11 +24,11 @@ WEIGHTS, CONFIG, VOCAB, LINEAGE = "model.safetensors", "model_config.json", "voc
 
 
 def consolidate(checkpoint_dir: str | Path, tag: str | None = None) -> dict[str, torch.Tensor]:
-    """fp32 state dict from a (Ray-merged) DeepSpeed checkpoint directory holding every rank's shard."""
-    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+    """fp32 state dict from a (Ray-merged) DeepSpeed checkpoint directory holding every rank's shard,
+    loaded weights-only (:func:`uniaudio.safe_load.consolidate_zero`)."""
+    from uniaudio.safe_load import consolidate_zero
 
-    sd = get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=tag)
-    return {k: v.contiguous() for k, v in sd.items()}
+    return consolidate_zero(checkpoint_dir, tag)
 
 
 def write_export(out_dir: str | Path, state_dict: dict[str, torch.Tensor], model_config: Any,
@@ -48,21 +48,28 @@ def write_export(out_dir: str | Path, state_dict: dict[str, torch.Tensor], model
 
 def load_exported(model_dir: str | Path, device: str | torch.device = "cpu"):
     """-> (model in eval mode, ModelConfig, Vocab, lineage dict). Refuses a mismatched vocabulary."""
-    from safetensors.torch import load_file
-
     from uniaudio.model import ModelConfig, build_model
+    from uniaudio.safe_load import read_safetensors
     from uniaudio.vocab import load_vocab
 
     d = Path(model_dir)
     for name in (WEIGHTS, CONFIG, VOCAB):
         if not (d / name).is_file():
             raise UserFacingError(f"{d} is not an exported model: {name} is missing")
-    config = ModelConfig.model_validate(json.loads((d / CONFIG).read_text()))
+    try:
+        config = ModelConfig.model_validate(json.loads((d / CONFIG).read_text()))
+    except ValueError as err:  # JSON or validation error -> one line naming the file
+        raise UserFacingError(f"{d / CONFIG}: not a valid model config ({_first_line(err)})") from None
     vocab = load_vocab(config.vocab)
     vocab.check_compatible(d / VOCAB, what=f"model {d}")
     model = build_model(config)
-    missing, unexpected = model.load_state_dict(load_file(str(d / WEIGHTS)), strict=False)
+    missing, unexpected = model.load_state_dict(read_safetensors(d / WEIGHTS), strict=False)
     if missing or unexpected:
         raise UserFacingError(f"{d}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
     lineage = json.loads((d / LINEAGE).read_text()) if (d / LINEAGE).is_file() else {}
     return model.to(device).eval(), config, vocab, lineage
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return " ".join(lines[:3])[:300] if lines else type(err).__name__

@@ -154,10 +154,9 @@ def prepare_init(cfg, work_dir: str | Path, tracking_uri: str | None = None) -> 
     Every failure is one message: a missing file, a corrupt ``model.safetensors``, an architecture or
     vocabulary mismatch, a weight name/shape mismatch.
     """
-    from safetensors.torch import load_file
-
     from uniaudio.generate.loading import fetch_dir
     from uniaudio.model import ModelConfig
+    from uniaudio.safe_load import read_safetensors
     from uniaudio.vocab import load_vocab
 
     uri = cfg.init_from
@@ -178,10 +177,9 @@ def prepare_init(cfg, work_dir: str | Path, tracking_uri: str | None = None) -> 
                           f"resolve the config with train_config(...) so the architecture comes from the export")
     load_vocab(cfg.model.vocab).check_compatible(d / VOCAB, what=f"init_from model {uri}")
     try:
-        state = load_file(str(d / WEIGHTS))
-    except Exception as err:  # noqa: BLE001 - safetensors' errors (truncated, bad header) -> one line
-        raise UserFacingError(f"init_from {uri}: cannot read {WEIGHTS} ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:200] if str(err) else 'corrupt file'})") from None
+        state = read_safetensors(d / WEIGHTS)
+    except UserFacingError as err:  # truncated, bad header -> one line
+        raise UserFacingError(f"init_from {uri}: {err}") from None
     check_weights(state, cfg.model, uri)
     lineage_p = d / LINEAGE
     try:
