@@ -81,6 +81,8 @@ def outcome_lines(wf: Workflow, report: RunReport) -> list[str]:
     if table:
         csv = Path(table) / "results.csv"
         lines.append(f"evaluation table:  {csv if csv.is_file() else table}")
+    if getattr(report, "report_html", None):
+        lines.append(f"report page:       {report.report_html}  (open it in a browser: audio, spectrograms, metrics)")
     ui = mlflow_ui_command(report.tracking_uri)
     if ui:
         lines.append(f"MLflow UI:         {ui}   (parent run {report.mlflow_run_id})")

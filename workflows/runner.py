@@ -56,6 +56,7 @@ class RunReport:
     seconds: float = 0.0
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> its outputs (ran or skipped)
     seconds_by_step: dict[str, float] = field(default_factory=dict)  # steps that ran (or failed) this time
+    report_html: str | None = None  # RUN/report.html when an evaluate step has finished
 
     @property
     def ok(self) -> bool:
@@ -165,6 +166,7 @@ class Runner:
             status, completed = "FAILED", False
             try:
                 self._loop(report)
+                self._report_page(report)
                 completed = True
                 status = "FINISHED" if report.ok else "FAILED"
             finally:
@@ -182,6 +184,31 @@ class Runner:
                 self.tracking.end(status)
                 self._stop_ray()
         return report
+
+    def _report_page(self, report: RunReport) -> None:
+        """``RUN/report.html`` (workflows/report_page.py), logged on the parent run; never fails the run."""
+        if self.store.local is None:
+            return
+        try:
+            from workflows.report import mlflow_ui_command
+            from workflows.report_page import write_workflow_report
+
+            exp_id = None
+            if self.tracking.uri:
+                from mlflow.tracking import MlflowClient
+
+                exp = MlflowClient(self.tracking.uri).get_experiment_by_name(self.tracking.experiment)
+                exp_id = exp.experiment_id if exp else None
+            page = write_workflow_report(self.wf, self.states, report.seconds_by_step, self.store.local,
+                                         f"workflow {self.wf.name} #{report.invocation}: what each task did",
+                                         exp_id, mlflow_ui_command(self.tracking.uri))
+        except Exception as err:  # noqa: BLE001 - the page is a view of the results, not a result
+            print(f"WARNING [workflow] report.html not written: {type(err).__name__}: {err}", flush=True)
+            return
+        if page is not None:
+            report.report_html = str(page)
+            self.tracking.artifact(page, "report")
+            self.tracking.artifact(page.parent / f"{page.stem}_files", "report/report_files")
 
     def _stop_ray(self) -> None:
         if self.ray_started:

@@ -5,6 +5,9 @@
     uniaudio evaluate gen/results.jsonl --codec runs/codec/codec --n-q 3    # + codec upper bound rows
     uniaudio evaluate --list                                                 # task -> metrics
 
+Besides the table it writes OUT/report.html: per task the request's inputs, the generated audio, the
+reference and its codec resynthesis (players + spectrograms) and the metrics (self-contained page).
+
 The RESULTS.jsonl contract and every metric are described in docs/EVALUATION.md.
 """
 
@@ -71,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     out = Path(args.out) if args.out else results.resolve().parent / f"{results.stem}_eval"
     report = evaluate(results, out, cfg)
+    from uniaudio.evaluate.report_page import Header, write_report
+
+    page = write_report(results, out, out / "report.html", Header(title=f"evaluation of {results}"))
     print(report.table.format())
     if report.run_id:
         print(f"MLflow run id: {report.run_id}")
     print(report.summary())
+    print(f"report page: {page}  (open it in a browser: inputs, outputs and spectrograms per task)")
     return 0
