@@ -36,10 +36,50 @@ from codec.model import CodecModel
 PAD_CODE = -1
 
 
+MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
+
+
+def _fetch_mlflow(uri: str) -> Path:
+    """Download an MLflow run / model / artifact URI (``runs:/<id>`` alone means the run's ``codec``
+    artifact, where ``codec train`` logs it) from ``$MLFLOW_TRACKING_URI``'s store into a temp dir."""
+    import os
+    import re
+    import tempfile
+
+    from uniaudio.errors import UserFacingError
+
+    if re.fullmatch(r"runs:/[0-9a-f]+/?", uri):
+        uri = uri.rstrip("/") + "/codec"
+    tracking = os.environ.get("MLFLOW_TRACKING_URI") or None
+    try:
+        import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
+
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="codec-"),
+                                                    tracking_uri=tracking,
+                                                    registry_uri=os.environ.get("MLFLOW_REGISTRY_URI") or tracking)
+    except (MlflowException, OSError) as err:
+        raise UserFacingError(f"cannot download codec {uri} from MLflow ({tracking or 'default tracking URI'}): "
+                              f"{str(err).splitlines()[0][:300]}") from None
+    return Path(local)
+
+
+def resolve_codec(uri: str | Path) -> Path:
+    """A local codec checkpoint folder for any accepted ``--codec`` form: a checkpoint folder, a
+    ``codec train --out`` folder (its ``codec/``), ``file://``/pyarrow filesystem URIs, or MLflow
+    ``runs:/<run_id>[/codec]``, ``models:/<name>/<version>`` and ``mlflow-artifacts:/`` URIs."""
+    from codec.export import codec_dir_in
+
+    return codec_dir_in(_fetch(str(uri)))
+
+
 def _fetch(uri: str) -> Path:
-    """A local directory for ``uri`` (a path, ``file://`` or any pyarrow filesystem URI, copied to a temp dir)."""
+    """A local directory for ``uri`` (a path, ``file://``, an MLflow URI, or any pyarrow filesystem URI,
+    copied to a temp dir)."""
     if uri.startswith("file://"):
         return Path(uri[len("file://"):])
+    if uri.startswith(MLFLOW_SCHEMES):
+        return _fetch_mlflow(uri)
     if "://" not in uri:
         return Path(uri)
     import tempfile
@@ -74,10 +114,11 @@ class Codec:
 
     @classmethod
     def load(cls, uri: str | Path, device: str | torch.device = "cpu", autocast_dtype: torch.dtype | None = None) -> "Codec":
-        """Load a codec checkpoint directory (``codec.json`` + ``codec.safetensors``)."""
+        """Load a codec checkpoint (``codec.json`` + ``codec.safetensors``) in any form
+        :func:`resolve_codec` accepts."""
         from codec.export import load_generator
 
-        model, cfg, meta = load_generator(_fetch(str(uri)), device)
+        model, cfg, meta = load_generator(resolve_codec(uri), device)
         return cls(model, cfg, meta, autocast_dtype)
 
     def _autocast(self):

@@ -84,15 +84,27 @@ def export_codec(generator: CodecModel, cfg: CodecConfig, out_dir: str | Path, e
     return out
 
 
+def codec_dir_in(path: str | Path) -> Path:
+    """The codec checkpoint folder ``path`` names: the folder itself, or its ``codec/`` subfolder (what
+    ``uniaudio codec train --out DIR`` writes, and the artifact path the training run logs it under).
+    Anything else is one clear :class:`UserFacingError`."""
+    d = Path(path)
+    for cand in (d, d / "codec"):
+        if (cand / META_FILE).is_file() and (cand / WEIGHTS_FILE).is_file():
+            return cand
+    if not d.exists():
+        raise UserFacingError(f"codec {d} does not exist")
+    raise UserFacingError(f"{d} is not a codec checkpoint: expected {META_FILE} and {WEIGHTS_FILE} in it "
+                          f"(or in {d / 'codec'}, as `uniaudio codec train --out {d}` writes)")
+
+
 def read_codec_dir(path: str | Path) -> tuple[CodecConfig, dict[str, torch.Tensor], dict[str, Any]]:
     """-> (config, folded state dict, metadata). Every problem is a :class:`UserFacingError`."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    d = Path(path)
+    d = codec_dir_in(path)
     meta_p, w_p = d / META_FILE, d / WEIGHTS_FILE
-    if not meta_p.is_file() or not w_p.is_file():
-        raise UserFacingError(f"{d} is not a codec checkpoint: expected {META_FILE} and {WEIGHTS_FILE} in it")
     try:
         meta = json.loads(meta_p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -126,4 +138,4 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     return model.to(device).eval(), cfg, meta
 
 
-__all__ = ["export_codec", "read_codec_dir", "load_generator", "weights_hash", "WEIGHTS_FILE", "META_FILE"]
+__all__ = ["export_codec", "codec_dir_in", "read_codec_dir", "load_generator", "weights_hash", "WEIGHTS_FILE", "META_FILE"]

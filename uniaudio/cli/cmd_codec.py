@@ -38,12 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e = sub.add_parser("encode", help="audio file -> codes .npy (int16 [n_q, frames])")
     e.add_argument("input", help="audio file (any rate/channels; resampled to 16 kHz mono)")
     e.add_argument("output", help=".npy file to write")
-    e.add_argument("--codec", required=True, help="codec checkpoint directory (codec.json + codec.safetensors)")
+    e.add_argument("--codec", required=True, help="codec: checkpoint dir (codec.json + codec.safetensors), `codec train --out` "
+                   "dir, or MLflow runs:/ID[/codec] | models:/NAME/VERSION URI")
     e.add_argument("--n-q", type=int, default=3, help="codebooks to keep (the LM uses 3)")
     d = sub.add_parser("decode", help="codes .npy -> 16 kHz wav")
     d.add_argument("input", help=".npy with integer codes [n_q, frames]")
     d.add_argument("output", help="wav file to write")
-    d.add_argument("--codec", required=True, help="codec checkpoint directory")
+    d.add_argument("--codec", required=True, help="codec (the same forms as for encode)")
 
 
 def run(args: argparse.Namespace) -> int:

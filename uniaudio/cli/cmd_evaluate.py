@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="?", help="RESULTS.jsonl written by `uniaudio generate` (see docs/EVALUATION.md)")
     parser.add_argument("--out", help="output folder (default: <results folder>/<results name>_eval)")
     parser.add_argument("--metrics", help="comma-separated metric names to compute (default: all per task)")
-    parser.add_argument("--codec", help="codec directory: add 'codec_resynthesis' upper-bound rows")
+    parser.add_argument("--codec", help="codec (checkpoint dir, `codec train --out` dir, or MLflow runs:/ | models:/ URI): "
+                        "add 'codec_resynthesis' upper-bound rows")
     parser.add_argument("--n-q", type=int, help="codebooks used by the resynthesis (default 3)")
     parser.add_argument("--ground-truth", action="store_true", help="add 'ground_truth' rows (the references scored)")
     parser.add_argument("--samples", type=int, help="items per task logged as wav + spectrogram (default 2)")

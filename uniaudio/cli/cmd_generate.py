@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", metavar="FILE.jsonl", help="single request: also write its results line here")
     parser.add_argument("--batch", metavar="REQUESTS.jsonl", help="generate every request of a JSONL file")
     parser.add_argument("--out-dir", metavar="DIR", help="batch mode: folder for wavs/, results.jsonl, errors.jsonl")
-    parser.add_argument("--codec", metavar="DIR", help="codec checkpoint (default: the model lineage's codec_dir)")
+    parser.add_argument("--codec", metavar="CODEC", help="codec checkpoint dir, `codec train --out` dir or MLflow "
+                        "runs:/ | models:/ URI (default: the model lineage's codec_dir)")
     parser.add_argument("--model-config", metavar="FILE", help="model config for a bare checkpoint directory")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI for runs:/ and models:/ (default: $MLFLOW_TRACKING_URI)")
     g = parser.add_argument_group("sampling and length (shortcuts for --set)")

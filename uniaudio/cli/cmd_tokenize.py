@@ -15,7 +15,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("spec", metavar="SPEC.yaml", help="dataset spec (datasets: name, reader, root, tasks)")
     parser.add_argument("--store", required=True, metavar="URI", help="token store (a Delta table; created if missing)")
-    parser.add_argument("--codec", required=True, metavar="DIR", help="codec checkpoint directory")
+    parser.add_argument("--codec", required=True, metavar="CODEC",
+                        help="codec: checkpoint dir, `codec train --out` dir, or MLflow runs:/ID[/codec] | models:/ URI")
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", metavar="FILE", help="also write the summary as JSON to FILE")
@@ -32,7 +33,10 @@ def run(args) -> int:
     if not Path(args.spec).is_file():
         raise UserFacingError(f"dataset spec {args.spec!r} does not exist")
     cfg = config_from_args(TokenizeConfig, args)
-    summary = run_tokenize(args.spec, args.store, args.codec, cfg, address=args.address,
+    from codec.api import MLFLOW_SCHEMES, resolve_codec
+
+    codec = str(resolve_codec(args.codec)) if args.codec.startswith(MLFLOW_SCHEMES) else args.codec
+    summary = run_tokenize(args.spec, args.store, codec, cfg, address=args.address,
                            progress=not args.no_progress)
     if args.json:
         Path(args.json).write_text(summary.to_json() + "\n")
