@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT", help="output wav (asr: text file; optional for asr/sv)")
     parser.add_argument("--results", metavar="FILE.jsonl", help="single request: also write its results line here")
     parser.add_argument("--batch", metavar="REQUESTS.jsonl", help="generate every request of a JSONL file")
-    parser.add_argument("--out-dir", metavar="DIR", help="batch mode: folder for wavs/, results.jsonl, errors.jsonl")
+    parser.add_argument("--out-dir", metavar="DIR", help="batch mode: folder for wavs/, results.jsonl, errors.jsonl "
+                        "(a request's 'output' is relative to it and must stay inside it)")
+    parser.add_argument("--overwrite", action="store_true", help="batch mode: replace existing output files")
     parser.add_argument("--codec", metavar="CODEC", help="codec checkpoint dir, `codec train --out` dir or MLflow "
                         "runs:/ | models:/ URI (default: the model lineage's codec_dir)")
     parser.add_argument("--model-config", metavar="FILE", help="model config for a bare checkpoint directory")
@@ -85,7 +87,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return sets
 
 
-def _single_request(args: argparse.Namespace):
+def _single_request(args: argparse.Namespace, limits=None):
     from pathlib import Path
 
     from uniaudio.errors import UserFacingError
@@ -105,7 +107,7 @@ def _single_request(args: argparse.Namespace):
     if args.output and audio_out:
         obj["output"] = args.output
     try:
-        return parse_request(obj, base=Path.cwd())
+        return parse_request(obj, base=Path.cwd(), limits=limits)
     except ValueError as err:
         raise UserFacingError(str(err)) from None
 
@@ -123,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch:
         if args.task or not args.out_dir:
             raise UserFacingError("batch mode takes --batch REQUESTS.jsonl --out-dir DIR (and no --task)")
-        requests, bad = read_requests(args.batch)
+        requests, bad = read_requests(args.batch, cfg.limits)
     else:
-        requests, bad = [_single_request(args)], []
+        requests, bad = [_single_request(args, cfg.limits)], []
 
     from uniaudio.allocator import keep_freed_memory
     from uniaudio.generate.batch import run_batch
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     with Generator(args.model, cfg, codec_uri=args.codec, tracking_uri=args.tracking_uri,
                    model_config=args.model_config) as gen:
         if args.batch:
-            summary = run_batch(gen, requests, bad, args.out_dir, progress=not args.quiet)
+            summary = run_batch(gen, requests, bad, args.out_dir, progress=not args.quiet, overwrite=args.overwrite)
             print(summary.line())
             return 0 if summary.generated else 1
         (outcome,) = gen.generate(requests)

@@ -6,6 +6,11 @@ text, or sv label) and the references passed through from the request (``referen
 ``prompt``, ``enrolment``, ``source``, ``caption``, ``label``), plus ``seed``, ``frames``, ``seconds``,
 ``stop`` and ``model``. A request that cannot be used (bad line, missing input file, G2P failure, ...)
 is never silently dropped: it goes to ``errors.jsonl`` with the reason and the run goes on.
+
+Outputs stay inside ``out_dir``: a request's ``output`` is relative to it (checked again after
+resolving symlinks), two requests never share an output, and an existing file is never replaced
+unless ``overwrite`` (``--overwrite``); such requests fail before any generation work. A wav that cannot
+be written fails its own request only.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence as Seq
 
-from uniaudio.generate.requests import BadRequest, Request
+from uniaudio.generate.requests import BadRequest, Request, _audio_target
 from uniaudio.generate.runner import Generator, write_outcome
 
 RESULTS, ERRORS = "results.jsonl", "errors.jsonl"
@@ -49,22 +54,56 @@ def _write_jsonl(path: Path, records: Seq[dict]) -> None:
     os.replace(tmp, path)  # a reader never sees a half-written results file
 
 
+def plan_outputs(requests: Seq[Request], out_dir: Path, overwrite: bool = False) -> tuple[list[Request], list[dict]]:
+    """Bind every audio request to its file inside ``out_dir`` -> (requests to run, error records)."""
+    import dataclasses
+
+    root = out_dir.resolve()
+    keep, errors, taken = [], [], {}
+    for r in requests:
+        if not _audio_target(r.task):
+            keep.append(r)
+            continue
+        rel = r.output or f"wavs/{r.id}.wav"
+        path = (root / rel).resolve()  # a symlinked folder inside out_dir must not lead out of it
+        reason = None
+        if root not in path.parents:
+            reason = f"output {rel!r} resolves outside --out-dir ({path})"
+        elif str(path) in taken:
+            reason = f"output {rel!r} is also the output of request {taken[str(path)]!r}"
+        elif path.exists() and not overwrite:
+            reason = f"output {rel!r} exists in {out_dir}; pass --overwrite to replace it"
+        if reason:
+            errors.append({"id": r.id, "task": r.task, "reason": reason})
+            continue
+        taken[str(path)] = r.id
+        keep.append(dataclasses.replace(r, output=str(path)))
+    return keep, errors
+
+
 def run_batch(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out_dir: str | Path,
-              progress: bool = True) -> BatchSummary:
-    """Generate ``requests`` into ``out_dir`` (wavs under ``out_dir/wavs``) and write the JSONL files."""
+              progress: bool = True, overwrite: bool = False) -> BatchSummary:
+    """Generate ``requests`` into ``out_dir`` (wavs under ``out_dir/wavs`` unless a request names its
+    ``output`` inside it) and write the JSONL files."""
     from uniaudio.progress import bar
 
     t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    n_asked = len(requests)
+    requests, refused = plan_outputs(requests, out, overwrite)
     with bar(total=len(requests), desc="generate", unit="req", disable=not progress) as b:
         outcomes = gen.generate(requests, progress=b.update)
     records, errors = [], [{"line": b.line, "id": b.id, "task": b.task, "reason": b.reason} for b in bad]
+    errors += refused
     for o in outcomes:
         if o.ok:
-            records.append(write_outcome(o, out, gen.loaded.uri))
-        else:
-            errors.append({"id": o.request.id, "task": o.request.task, "reason": o.error})
+            try:
+                records.append(write_outcome(o, out, gen.loaded.uri))
+                continue
+            except (OSError, ValueError, RuntimeError) as err:  # soundfile: unwritable path / format
+                o.error = f"cannot write {o.request.output}: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}"
+        errors.append({"id": o.request.id, "task": o.request.task, "reason": o.error})
     _write_jsonl(out / RESULTS, records)
     err_path = out / ERRORS
     if errors:
@@ -73,7 +112,7 @@ def run_batch(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out_
         err_path.unlink()  # a stale file from an earlier run would be misleading
     ok = [o for o in outcomes if o.ok]
     return BatchSummary(
-        requests=len(requests) + len(bad), generated=len(ok), failed=len(errors),
+        requests=n_asked + len(bad), generated=len(ok), failed=len(errors),
         ended_by_model=sum(o.stop == "eos" for o in ok),
         audio_seconds=sum(o.frames for o in ok if o.wav is not None) / 50.0, seconds=time.time() - t0,
         results=str(out / RESULTS), errors=str(err_path) if errors else None,

@@ -46,8 +46,11 @@ class Conditioner:
     the text encoder); ``codec`` is a loaded :class:`codec.Codec`."""
 
     def __init__(self, codec: Any, tokenizers_cfg: Any, vocab: Vocab, n_q: int, cont_dim: int,
-                 prompt_seconds: float = 3.0, max_input_seconds: float = 60.0):
+                 prompt_seconds: float = 3.0, max_input_seconds: float = 60.0, limits: Any = None):
+        from uniaudio.generate.limits import RequestLimits
+
         self.codec, self.cfg, self.vocab, self.n_q, self.cont_dim = codec, tokenizers_cfg, vocab, n_q, cont_dim
+        self.limits = limits or RequestLimits()
         self.prompt_frames = max(1, int(round(prompt_seconds * FRAME_RATE)))
         self.max_input_seconds = max_input_seconds
         self._toks: dict[str, Any] = {}
@@ -70,9 +73,12 @@ class Conditioner:
 
     # --- inputs ----------------------------------------------------------------------------------
     def audio(self, path: str, what: str) -> np.ndarray:
-        from uniaudio.audio import AudioError, load_audio
+        from uniaudio.audio import AudioError, audio_info, load_audio
 
         try:
+            secs = audio_info(path)[2]  # from the header: a 10-hour file is refused before it is decoded
+            if secs > self.max_input_seconds + 1.0:
+                raise ConditionError(f"{what} {path}: {secs:.1f} s is longer than max_input_seconds={self.max_input_seconds}")
             wav = load_audio(path)
         except AudioError as err:
             raise ConditionError(f"{what}: {err}") from None
@@ -98,6 +104,8 @@ class Conditioner:
         except TokenizeError as err:
             raise ConditionError(f"text: {err}") from None
         count = sum(1 for s in seq.symbols if s not in NOT_PHONES)
+        if len(seq.ids) > self.limits.max_phones:
+            raise ConditionError(f"text: {len(seq.ids)} phones, more than limits.max_phones={self.limits.max_phones}")
         return np.asarray(seq.ids, dtype=np.int64), max(count, 1)
 
     def embedding(self, text: str, what: str) -> np.ndarray:
@@ -148,6 +156,9 @@ class Conditioner:
             prefix = build_sequence(tmpl, segs, self.vocab, n_q=self.n_q, with_target=False)
         except ValueError as err:
             raise ConditionError(f"task {req.task}: {err}") from None
+        if prefix.num_frames > self.limits.max_prefix_frames:
+            raise ConditionError(f"task {req.task}: the conditions make {prefix.num_frames} frames, more than "
+                                 f"limits.max_prefix_frames={self.limits.max_prefix_frames}")
         return Conditioned(req, prefix, info)
 
     def _mask(self, codes: np.ndarray, span: tuple[float, float]) -> np.ndarray:

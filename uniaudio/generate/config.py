@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from uniaudio.conditioning_dropout import check_drop_segments, default_drop_segments
 from uniaudio.config import ConfigBase
 from uniaudio.generate.lengths import LengthConfig
+from uniaudio.generate.limits import RequestLimits
 from uniaudio.generate.sampling import SamplingConfig
 from uniaudio.tasks import TASKS
 
@@ -21,6 +22,7 @@ from uniaudio.tasks import TASKS
 class GenerateConfig(ConfigBase):
     sampling: SamplingConfig = SamplingConfig()
     lengths: LengthConfig = LengthConfig()
+    limits: RequestLimits = RequestLimits()  # text / phone / prefix length, requests per batch
     batch_size: int = Field(8, ge=1)  # requests generated together (one prefill, one decoding loop)
     device: str = "auto"  # auto: cuda when available, else cpu
     dtype: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 weights on cuda, fp32 on cpu

@@ -23,7 +23,10 @@ sv              source, prompt                              label (ground truth)
 
 Every request may also carry ``id``, ``seed`` (default: derived from the base seed and the id),
 ``output`` (wav path) and ``reference`` (ground-truth wav, passed through to the results for scoring).
-In a JSONL file, relative paths resolve against the file's folder.
+In a JSONL file, relative input paths resolve against the file's folder; ``output`` is relative to the
+batch's ``--out-dir`` and must stay inside it (no absolute path, no ``..``), with an audio extension
+(``.wav`` / ``.flac``). Text inputs and the number of requests are bounded
+(:class:`~uniaudio.generate.limits.RequestLimits`).
 
 >>> r = parse_request({"task": "se", "id": "a", "source": "noisy.wav"}, base="/data")
 >>> r.source, r.needs()
@@ -38,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from uniaudio.errors import UserFacingError
-from uniaudio.tasks import TASKS
+from uniaudio.generate.limits import AUDIO_SUFFIXES, RequestLimits, check_text
+from uniaudio.tasks import TASKS, get_task
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "tts": ("text", "prompt"),
@@ -115,8 +119,27 @@ def _resolve(value: str, base: Path | None) -> str:
     return str((base / value).resolve())
 
 
-def parse_request(obj: Any, base: str | Path | None = None, default_id: str | None = None) -> Request:
-    """Validate one request object; raises ValueError with the reason. ``base`` resolves relative paths."""
+def _audio_target(task: str) -> bool:
+    return get_task(task).target.modality not in ("text", "label")
+
+
+def confined_output(value: str) -> str:
+    """A batch request's ``output``: a relative path inside the output folder (normalised, posix)."""
+    from pathlib import PurePosixPath
+
+    if "://" in value or value.startswith(("/", "\\", "~")) or Path(value).is_absolute() or "\x00" in value:
+        raise ValueError(f"output {value!r} must be a path relative to --out-dir")
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if not parts or any(p == ".." for p in parts):
+        raise ValueError(f"output {value!r} must stay inside --out-dir (no '..')")
+    return str(PurePosixPath(*[p for p in parts if p != "."]))
+
+
+def parse_request(obj: Any, base: str | Path | None = None, default_id: str | None = None,
+                  limits: RequestLimits | None = None, relative_output: bool = False) -> Request:
+    """Validate one request object; raises ValueError with the reason. ``base`` resolves relative paths;
+    ``relative_output`` (batch mode): ``output`` is kept relative and must not escape (:func:`confined_output`)."""
+    limits = limits or RequestLimits()
     if not isinstance(obj, dict):
         raise ValueError(f"a request must be a JSON object, got {type(obj).__name__}")
     task = obj.get("task")
@@ -133,12 +156,18 @@ def parse_request(obj: Any, base: str | Path | None = None, default_id: str | No
         if obj.get(key) is not None:
             if not isinstance(obj[key], str) or not obj[key].strip():
                 raise ValueError(f"{key} must be a non-empty string")
+            check_text(key, obj[key], limits)
             setattr(req, key, obj[key])
     for key in PATH_FIELDS:
         if obj.get(key) not in (None, ""):
             if not isinstance(obj[key], str):
                 raise ValueError(f"{key} must be a path, got {type(obj[key]).__name__}")
-            setattr(req, key, _resolve(obj[key], base_p))
+            if key == "output" and relative_output:
+                req.output = confined_output(obj[key])
+            else:
+                setattr(req, key, _resolve(obj[key], base_p))
+    if req.output is not None and _audio_target(req.task) and Path(req.output).suffix.lower() not in AUDIO_SUFFIXES:
+        raise ValueError(f"output {obj['output']!r}: task {req.task} writes audio; use {' or '.join(AUDIO_SUFFIXES)}")
     if obj.get("edit_span") is not None:
         req.edit_span = parse_edit_span(obj["edit_span"])
     if obj.get("seed") is not None:
@@ -160,18 +189,28 @@ class BadRequest:
     task: str | None = None
 
 
-def read_requests(path: str | Path) -> tuple[list[Request], list[BadRequest]]:
+def read_requests(path: str | Path, limits: RequestLimits | None = None) -> tuple[list[Request], list[BadRequest]]:
     """Requests of a JSONL file -> (valid requests, bad lines with reasons). Ids default to
-    ``<task>-<line>``; a repeated id is a bad line (it would overwrite an output)."""
+    ``<task>-<line>``; a repeated id is a bad line (it would overwrite an output). ``output`` keys stay
+    relative (to the batch's output folder). More than ``limits.max_requests`` requests: refused."""
+    limits = limits or RequestLimits()
     p = Path(path)
     if not p.is_file():
         raise UserFacingError(f"requests file {path} does not exist")
     good: list[Request] = []
     bad: list[BadRequest] = []
     seen: set[str] = set()
-    for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
+    lines: list[tuple[int, str]] = []
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for n, raw in enumerate(f, start=1):  # stops reading at the first request over the limit
+            if raw.strip():
+                lines.append((n, raw))
+                if len(lines) > limits.max_requests:
+                    break
+    if len(lines) > limits.max_requests:
+        raise UserFacingError(f"{path}: more than limits.max_requests={limits.max_requests} requests; split the file "
+                              f"or raise the limit (--set limits.max_requests=N)")
+    for n, raw in lines:
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as err:
@@ -179,7 +218,7 @@ def read_requests(path: str | Path) -> tuple[list[Request], list[BadRequest]]:
             continue
         task = obj.get("task") if isinstance(obj, dict) else None
         try:
-            req = parse_request(obj, p.resolve().parent, default_id=f"{task}-{n}")
+            req = parse_request(obj, p.resolve().parent, default_id=f"{task}-{n}", limits=limits, relative_output=True)
         except ValueError as err:
             ident = obj.get("id") if isinstance(obj, dict) else None
             bad.append(BadRequest(n, str(err), str(ident) if ident else None, str(task) if task else None))

@@ -71,7 +71,8 @@ class Generator:
         for line in guidance_warnings(cfg, self.loaded.lineage):
             print(f"warning: {line}", file=sys.stderr, flush=True)
         self.conditioner = Conditioner(self.codec, self.tokenizers_cfg, self.vocab, self.n_q,
-                                       self.loaded.config.cont_dim, cfg.prompt_seconds, cfg.max_input_seconds)
+                                       self.loaded.config.cont_dim, cfg.prompt_seconds, cfg.max_input_seconds,
+                                       cfg.limits)
         self.rules = OutputRules(self.vocab, self.n_q)
         audio = self.rules.allowed[self.rules.kind_index("audio")]
         for k in range(self.n_q):  # a codec with smaller codebooks than the vocabulary's cannot decode the rest

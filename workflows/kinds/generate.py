@@ -35,12 +35,12 @@ def run_generate(ctx: StepContext) -> StepResult:
     from workflows.kinds.semantic import semantic_overrides
 
     cfg = load_config(GenerateConfig, None, semantic_overrides(ctx.inputs.get("semantic"), "tokenizers.") + list(c.set))
-    requests, bad = read_requests(resolve_path(ctx.inputs["requests"]))
+    requests, bad = read_requests(resolve_path(ctx.inputs["requests"]), cfg.limits)
     out = ctx.work_dir / "generated"
     codec = ctx.inputs.get("codec")
     with Generator(resolve_path(ctx.inputs["model"]), cfg, codec_uri=resolve_path(codec) if codec else None,
                    tracking_uri=ctx.tracking_uri) as gen:
-        summary = run_batch(gen, requests, bad, out, progress=True)
+        summary = run_batch(gen, requests, bad, out, progress=True, overwrite=True)  # the step's own folder
     print(summary.line(), flush=True)
     results = Path(summary.results)
     lines = [json.loads(x) for x in results.read_text().splitlines() if x.strip()] if results.is_file() else []
