@@ -25,6 +25,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, object_s
 
     if ray.is_initialized():
         return False
+    if os.environ.get("UNIAUDIO_TASKS_FILE"):  # a user's tasks file (uniaudio.tasks): workers load it too
+        runtime_env = dict(runtime_env or {})
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), "UNIAUDIO_TASKS_FILE": os.environ["UNIAUDIO_TASKS_FILE"]}
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         ray.init(address=address, runtime_env=runtime_env, **init_kwargs)

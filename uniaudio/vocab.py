@@ -258,11 +258,25 @@ def _load_builtin(version: str) -> Vocab:
 
 
 def load_vocab(version_or_path: str | Path = DEFAULT_VERSION) -> Vocab:
-    """A built-in version (``"v1"``) or a ``vocab.json`` path / checkpoint folder."""
+    """A built-in version (``"v1"``) or a ``vocab.json`` path / checkpoint folder. A built-in version
+    is extended by the tasks of an active tasks file (:mod:`uniaudio.vocab_extension`)."""
     s = str(version_or_path)
     if "/" in s or s.endswith(".json"):
         return Vocab(_read_doc(s))
-    return _load_builtin(s)
+    base = _load_builtin(s)
+    from uniaudio.tasks import TASKS, active_tasks_file, tasks_lineage, user_modalities
+
+    if active_tasks_file() is None:
+        return base
+    key = (s, tasks_lineage()["sha256"])
+    if key not in _EXTENDED:
+        from uniaudio.vocab_extension import extend
+
+        _EXTENDED[key] = extend(base, list(TASKS), user_modalities())
+    return _EXTENDED[key]
+
+
+_EXTENDED: dict[tuple[str, str], Vocab] = {}
 
 
 def iter_specials(v: Vocab) -> Iterable[tuple[str, int]]:

@@ -117,9 +117,10 @@ def run_examples(tokens: str, out: str, cfg: ExamplesConfig | None = None, addre
     s.commits, s.wall_s, s.table_version = writer.commits, time.time() - t0, delta.table_version(out)
     if s.table_version is not None:
         from pipelines.lineage import read_lineage, write_lineage
+        from uniaudio.tasks import tasks_file_record
 
         write_lineage(out, {**read_lineage(tokens), "tokens_uri": tokens, "tokens_version": version,
-                            "examples_uri": out, "examples_version": s.table_version})
+                            "examples_uri": out, "examples_version": s.table_version, **tasks_file_record()})
     if cfg.mlflow.enabled:
         s.mlflow_run_id = _log_mlflow(s, cfg, datasets)
     return s

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from uniaudio.tasks import get_task
 from uniaudio.tokenizers import SpeakerIndex
 from uniaudio.tokenizers.inventory import load_inventory
 
-# Tasks whose examples need a prompt of another utterance of the target's speaker.
-PROMPT_TASKS = ("tts", "vc", "svs")
 
 
 @dataclass(frozen=True)
@@ -97,12 +96,13 @@ class DatasetChoices:
         row, cfg = self.rows[utt_id], self.cfg
         base = Choice(task, self.dataset, utt_id)
         rng = rng_for(cfg.seed, task, self.dataset, utt_id)
-        if task in PROMPT_TASKS:
+        pairing = get_task(task).pairing  # the task declaration's ``pairing``
+        if pairing == "speaker_prompt":
             pick = self.index.pick(utt_id, cfg.seed)
             if pick is None:
                 return _skip(base, "no_prompt")
             return _with(base, prompt_utt=pick.utt_id, prompt_start=pick.start_frame, prompt_len=pick.num_frames)
-        if task == "tse":
+        if pairing == "enrolment":
             if row.get("enrolment_n_frames"):
                 start, n = _window(rng, int(row["enrolment_n_frames"]), cfg.prompt_frames)
                 return _with(base, prompt_utt=utt_id, prompt_start=start, prompt_len=n, prompt_role="enrolment_")
@@ -110,9 +110,9 @@ class DatasetChoices:
             if pick is None:
                 return _skip(base, "no_enrolment")
             return _with(base, prompt_utt=pick.utt_id, prompt_start=pick.start_frame, prompt_len=pick.num_frames)
-        if task == "sv":
+        if pairing == "sv_trial":
             return self._sv(base, row, rng)
-        if task == "speech_edit":
+        if pairing == "edit_span":
             return self._edit(base, row, rng)
         return base
 

@@ -18,6 +18,7 @@ from pipelines import delta
 from pipelines.examples.choices import Choice, DatasetChoices
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.summary import ExamplesSummary
+from uniaudio.tasks import TASKS
 
 META = ["utt_id", "fingerprint", "tokenizer_version", "speaker", "n_frames", "tasks", "extra_json",
         "enrolment_n_frames"]
@@ -35,9 +36,10 @@ class DatasetPlan:
 def read_meta(tokens: str, version: int, dataset: str, selected: set[str]) -> list[dict]:
     """The planning columns of ``dataset``'s rows, with ``phones`` only where speech edit needs it."""
     meta = delta.read_table(tokens, version, columns=META, filter_equals={"dataset": dataset}).to_pylist()
-    if "speech_edit" not in selected:
+    edit = {t for t in selected if t in TASKS and TASKS[t].pairing == "edit_span"}
+    if not edit:
         return meta
-    need = [r["utt_id"] for r in meta if "speech_edit" in (r["tasks"] or [])]
+    need = [r["utt_id"] for r in meta if edit & set(r["tasks"] or [])]
     if need:
         filt = {"utt_id": need} if len(need) < len(meta) else None
         t = delta.read_table(tokens, version, columns=["utt_id", "phones"], filter_equals={"dataset": dataset},

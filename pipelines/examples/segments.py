@@ -1,36 +1,23 @@
 """Token-store rows + a :class:`~pipelines.examples.choices.Choice` -> the segments of one example.
 
-The segment names are the task templates' (:mod:`uniaudio.tasks`); the frame layout itself comes from
+Each segment is made by its ``example`` rule in the task's declaration (:mod:`uniaudio.tasks`, e.g.
+``codes(source)``, ``prompt``, ``ids(phones)``); the frame layout itself comes from
 :func:`uniaudio.sequence.build_sequence`, the one source of truth. Inputs are never modified in place
 (speech edit masks a copy, via :func:`uniaudio.sequence.mask_span`).
 
-===============  ===============================================================================
-task             segments
-===============  ===============================================================================
-tts              phone, prompt (3 s of another utterance of the speaker), target
-plain_tts        phone, target
-vc               semantic (of the target itself: self-reconstruction), prompt, target
-svs              sing_phone, sing_midi, prompt, target
-se / dereverb    source (the paired noisy / reverberant codes), target
-tse              source (mixture codes), enrolment (3 s of the paired enrolment, else a prompt), target
-text_to_sound    caption (float16 embedding), target          (text_to_music alike)
-speech_edit      phone, source (the target's codes with a 1-2 word span masked), target
-audio_edit       instruction (embedding), source (the audio before the edit), target
-instruct_tts     phone, instruction (embedding), target
-asr              source (the utterance's codes), target (UTF-8 text ids)
-sv               source (3 s of the utterance), prompt (3 s of the same / another speaker), target (label)
-===============  ===============================================================================
+The rules of the built-in tasks: ``uniaudio/tasks/builtin.yaml`` (``uniaudio tasks`` lists them).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from pipelines.examples.choices import Choice
 from pipelines.schema import unpack_f16
 from uniaudio.sequence import mask_span
+from uniaudio.tasks import get_task, parse_rule
 
 
 class MissingInput(ValueError):
@@ -68,69 +55,27 @@ def _prompt(c: Choice, rows: dict[str, dict[str, Any]], n_q: int) -> np.ndarray:
     return src[c.prompt_start : c.prompt_start + c.prompt_len]
 
 
-Builder = Callable[[Choice, dict, dict, int], dict[str, Any]]
-
-
-def _tts(c, row, rows, n_q):
-    return {"phone": ids(row, "phones"), "prompt": _prompt(c, rows, n_q), "target": codes(row, n_q)}
-
-
-def _plain_tts(c, row, rows, n_q):
-    return {"phone": ids(row, "phones"), "target": codes(row, n_q)}
-
-
-def _vc(c, row, rows, n_q):
-    return {"semantic": ids(row, "semantic"), "prompt": _prompt(c, rows, n_q), "target": codes(row, n_q)}
-
-
-def _svs(c, row, rows, n_q):
-    return {"sing_phone": ids(row, "sing_phone"), "sing_midi": ids(row, "sing_midi"),
-            "prompt": _prompt(c, rows, n_q), "target": codes(row, n_q)}
-
-
-def _paired(c, row, rows, n_q):
-    return {"source": codes(row, n_q, "source_"), "target": codes(row, n_q)}
-
-
-def _tse(c, row, rows, n_q):
-    return {"source": codes(row, n_q, "source_"), "enrolment": _prompt(c, rows, n_q), "target": codes(row, n_q)}
-
-
-def _caption(c, row, rows, n_q):
-    return {"caption": embedding(row, "caption"), "target": codes(row, n_q)}
-
-
-def _speech_edit(c, row, rows, n_q):
-    target = codes(row, n_q)
-    return {"phone": ids(row, "phones"), "source": mask_span(target, *c.span), "target": target}
-
-
-def _audio_edit(c, row, rows, n_q):
-    return {"instruction": embedding(row, "instruction"), "source": codes(row, n_q, "source_"),
-            "target": codes(row, n_q)}
-
-
-def _instruct_tts(c, row, rows, n_q):
-    return {"phone": ids(row, "phones"), "instruction": embedding(row, "instruction"), "target": codes(row, n_q)}
-
-
-def _asr(c, row, rows, n_q):
-    return {"source": codes(row, n_q), "target": ids(row, "text_ids")}
-
-
-def _sv(c, row, rows, n_q):
-    own = codes(row, n_q)
-    return {"source": own[c.crop_start : c.crop_start + c.crop_len], "prompt": _prompt(c, rows, n_q),
-            "target": np.array([c.label], dtype=np.int64)}
-
-
-BUILDERS: dict[str, Builder] = {
-    "tts": _tts, "plain_tts": _plain_tts, "vc": _vc, "svs": _svs, "se": _paired, "dereverb": _paired,
-    "tse": _tse, "text_to_sound": _caption, "text_to_music": _caption, "speech_edit": _speech_edit,
-    "audio_edit": _audio_edit, "instruct_tts": _instruct_tts, "asr": _asr, "sv": _sv,
-}
+def _segment(rule: str, c: Choice, row: dict[str, Any], rows: dict, n_q: int) -> Any:
+    """One segment from its ``example`` rule (:mod:`uniaudio.tasks.spec`)."""
+    fn, args = parse_rule(rule)
+    if fn == "codes":
+        return codes(row, n_q, f"{args[0]}_" if args else "")
+    if fn == "prompt":
+        return _prompt(c, rows, n_q)
+    if fn == "ids":
+        return ids(row, args[0])
+    if fn == "embedding":
+        return embedding(row, args[0])
+    if fn == "masked_codes":
+        return mask_span(codes(row, n_q), *c.span)
+    if fn == "crop":
+        return codes(row, n_q)[c.crop_start : c.crop_start + c.crop_len]
+    if fn == "label":
+        return np.array([c.label], dtype=np.int64)
+    raise ValueError(f"task {c.task}: unknown example rule {rule!r}")  # the task file loader rejects these
 
 
 def segments_for(c: Choice, rows: dict[str, dict[str, Any]], n_q: int) -> dict[str, Any]:
     """Segments of the example ``c`` (raises :class:`MissingInput` when a needed column is empty)."""
-    return BUILDERS[c.task](c, rows[c.utt_id], rows, n_q)
+    tmpl, row = get_task(c.task), rows[c.utt_id]
+    return {seg.name: _segment(seg.example, c, row, rows, n_q) for seg in tmpl.segments}

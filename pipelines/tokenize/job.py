@@ -112,12 +112,13 @@ def run_tokenize(spec, store: str, codec_dir: str, cfg: TokenizeConfig | None = 
     s.quarantine_version = delta.table_version(quarantine_uri(store))
     if s.table_version is not None:
         from pipelines.lineage import write_lineage
+        from uniaudio.tasks import tasks_file_record
 
         local_codec = "://" not in str(codec_dir) or str(codec_dir).startswith("file://")
         write_lineage(store, {"codec_dir": str(Path(str(codec_dir).removeprefix("file://")).resolve()) if local_codec
                               else str(codec_dir), "codec_hash": codec_hash(codec_dir), "tokenizer_version": tv,
                               "tokenizers": cfg.tokenizers.to_dict(), "tokens_uri": store,
-                              "tokens_version": s.table_version})
+                              "tokens_version": s.table_version, **tasks_file_record()})
     for reason, n in st.reasons.items():
         reasons[reason] = reasons.get(reason, 0) + n
     s.reasons = dict(sorted(reasons.items()))

@@ -19,53 +19,29 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from uniaudio.tasks import TASKS
+from uniaudio.tasks import TASKS, get_task, task_view
+from uniaudio.tasks.spec import TOKEN_MODALITIES
 
 # Token-store modality -> the manifest field it is computed from ("audio" = the row's own audio).
-MODALITY_INPUT: dict[str, tuple[str, ...]] = {
-    "phones": ("text",),
-    "text_ids": ("text",),
-    "semantic": ("audio",),
-    "caption_emb": ("caption",),
-    "instruction_emb": ("instruction",),
-    "singing": ("lyrics", "notes_uri"),  # -> sing_phone + sing_midi on the 50 Hz grid
-}
+MODALITY_INPUT: dict[str, tuple[str, ...]] = TOKEN_MODALITIES
 
-# Task -> (modalities it needs, manifest fields it needs besides those the modalities need).
-# "speaker" is needed for the 3-s prompt / enrolment of another utterance of the same speaker;
-# "source" / "enrolment" are paired audio (noisy / mixed / reverberant / pre-edit input; TSE's
-# reference utterance). "a|b" means either field will do.
-TASK_NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "tts": (("phones",), ("speaker",)),
-    "plain_tts": (("phones",), ()),
-    "vc": (("semantic",), ("speaker",)),
-    "svs": (("singing",), ("speaker",)),
-    "se": ((), ("source",)),
-    "tse": ((), ("source", "enrolment|speaker")),
-    "text_to_sound": (("caption_emb",), ()),
-    "text_to_music": (("caption_emb",), ()),
-    "speech_edit": (("phones",), ()),
-    "audio_edit": (("instruction_emb",), ("source",)),
-    "instruct_tts": (("phones", "instruction_emb"), ()),
-    "dereverb": ((), ("source",)),
-    "asr": (("text_ids",), ()),
-    "sv": ((), ("speaker",)),
-}
-
-assert set(TASK_NEEDS) == set(TASKS), "every registered task needs an entry in TASK_NEEDS"
+# Task -> (modalities it needs, manifest fields it needs besides those the modalities need), from each
+# task's ``tokenize:`` declaration. "speaker" is needed for the 3-s prompt / enrolment of another
+# utterance of the same speaker; "source" / "enrolment" are paired audio. "a|b": either field will do.
+TASK_NEEDS = task_view(lambda t: (t.token_modalities, t.token_fields))
 
 
 def check_tasks(tasks: Iterable[str]) -> None:
-    unknown = [t for t in tasks if t not in TASK_NEEDS]
+    unknown = [t for t in tasks if t not in TASKS]
     if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TASK_NEEDS)}")
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}")
 
 
 def modalities_for(tasks: Iterable[str]) -> set[str]:
     """Union of the modalities the given tasks need."""
     out: set[str] = set()
     for t in tasks:
-        out.update(TASK_NEEDS[t][0])
+        out.update(get_task(t).token_modalities)
     return out
 
 

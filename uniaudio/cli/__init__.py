@@ -8,6 +8,7 @@ imports (torch, ray, mlflow) belong inside ``run`` so that ``uniaudio --help`` s
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import pkgutil
 import sys
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
+        p.add_argument("--tasks-file", metavar="FILE", default=os.environ.get("UNIAUDIO_TASKS_FILE") or None,
+                       help="a YAML file of extra task declarations (docs/NEW_TASK.md); recorded in lineage")
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     from uniaudio.errors import UserFacingError
 
     try:
+        if args.tasks_file:
+            from uniaudio.tasks import use_tasks_file
+
+            use_tasks_file(args.tasks_file)
         return int(args._run(args) or 0)
     except ConfigError as err:
         print(f"uniaudio {args.command}: {err}", file=sys.stderr)

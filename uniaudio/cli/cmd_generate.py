@@ -95,7 +95,9 @@ def _single_request(args: argparse.Namespace, limits=None):
 
     if not args.task:
         raise UserFacingError("give --task TASK (with its inputs and -o OUT), or --batch REQUESTS.jsonl --out-dir DIR")
-    audio_out = args.task not in ("asr", "sv")
+    from uniaudio.tasks import get_task
+
+    audio_out = get_task(args.task).output_kind == "audio"
     if audio_out and not args.output:
         raise UserFacingError(f"task {args.task} writes a wav: give -o OUT.wav")
     obj = {name: getattr(args, name) for name, _ in INPUTS if getattr(args, name) is not None}

@@ -29,26 +29,10 @@ from __future__ import annotations
 
 from uniaudio.errors import UserFacingError
 from uniaudio.evaluate.families import FAMILIES, Family, MetricSpec
-from uniaudio.tasks import TASKS
+from uniaudio.tasks import task_view
 
-TASK_FAMILIES: dict[str, tuple[str, ...]] = {
-    "tts": ("intelligibility", "speaker", "mcd"),
-    "plain_tts": ("intelligibility", "mcd"),
-    "vc": ("intelligibility", "speaker", "mcd"),
-    "svs": ("speaker", "mcd"),
-    "se": ("signal", "dnsmos", "mcd"),
-    "tse": ("signal", "dnsmos", "speaker", "mcd"),
-    "dereverb": ("signal", "dnsmos", "mcd"),
-    "speech_edit": ("intelligibility", "mcd"),
-    "instruct_tts": ("intelligibility", "mcd"),
-    "text_to_sound": ("frechet",),
-    "text_to_music": ("frechet",),
-    "audio_edit": ("frechet",),
-    "asr": ("asr_text",),
-    "sv": ("sv",),
-}
-
-assert set(TASK_FAMILIES) == set(TASKS), "every registered task needs an evaluation protocol"
+# task -> its metric families: each task's ``evaluate:`` declaration.
+TASK_FAMILIES = task_view(lambda t: t.evaluate)
 
 
 def families_for(task: str) -> tuple[Family, ...]:

@@ -46,8 +46,12 @@ AUDIO_FIELDS = ("reference", "prompt", "enrolment", "source")
 #: Keys with a meaning in the contract; everything else goes to ``extra``.
 KNOWN_FIELDS = ("task", "id", "output", "text", "caption", "label", *AUDIO_FIELDS)
 #: Tasks whose ``output`` is not a wav.
-TEXT_OUTPUT_TASKS = ("asr",)
-LABEL_OUTPUT_TASKS = ("sv",)
+
+
+def output_kind(task: str) -> str:
+    """``audio`` / ``text`` / ``label``: what a task's results carry (from its target's modality)."""
+    return TASKS[task].output_kind if task in TASKS else "audio"
+
 
 
 @dataclass
@@ -73,7 +77,7 @@ class ResultItem:
 
     @property
     def audio_output(self) -> bool:
-        return self.task not in TEXT_OUTPUT_TASKS + LABEL_OUTPUT_TASKS
+        return output_kind(self.task) == "audio"
 
     def has(self, name: str) -> bool:
         """Whether the item carries ``name``; ``"a|b"`` means either of them."""
@@ -132,12 +136,12 @@ def parse_item(obj: Any, line: int, base: Path) -> ResultItem:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     output = obj["output"]
-    if task in LABEL_OUTPUT_TASKS:
+    if output_kind(task) == "label":
         output = parse_label(output)
     elif not isinstance(output, str):
-        kind = "text" if task in TEXT_OUTPUT_TASKS else "a wav path"
+        kind = "text" if output_kind(task) == "text" else "a wav path"
         raise ValueError(f"output must be {kind} for task {task}, got {type(output).__name__}")
-    elif task not in TEXT_OUTPUT_TASKS:
+    elif output_kind(task) != "text":
         output = _resolve(output, base)
     item = ResultItem(task=task, id=item_id, output=output, line=line,
                       extra={k: v for k, v in obj.items() if k not in KNOWN_FIELDS})

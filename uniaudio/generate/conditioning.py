@@ -23,7 +23,7 @@ import numpy as np
 
 from uniaudio.generate.requests import Request
 from uniaudio.sequence import Sequence, build_sequence, mask_span
-from uniaudio.tasks import get_task
+from uniaudio.tasks import get_task, parse_rule
 from uniaudio.vocab import Vocab
 
 FRAME_RATE = 50
@@ -125,30 +125,28 @@ class Conditioner:
         segs: dict[str, Any] = {}
         frames: dict[str, int] = {}
         info: dict[str, float] = {}
-        for seg in tmpl.conditions:
+        singing: tuple[np.ndarray, np.ndarray] | None = None
+        for seg in tmpl.conditions:  # each segment by its declared ``request`` rule (uniaudio.tasks.spec)
             name = seg.name
-            if name == "phone":
-                segs[name], info["phone_count"] = self.phones(req.text)
-            elif name in ("prompt", "enrolment"):
-                segs[name] = self.prompt_codes(getattr(req, name), name)
-            elif name == "source":
-                wav = self.audio(req.source, "source")
+            fn, args = parse_rule(seg.request)
+            if fn == "phones":
+                segs[name], info["phone_count"] = self.phones(getattr(req, args[0]))
+            elif fn == "prompt_codes":  # the first 3 s (prompt, enrolment, the SV excerpt)
+                segs[name] = self.prompt_codes(getattr(req, args[0]), args[0])
+            elif fn in ("codes", "masked_codes"):
+                wav = self.audio(getattr(req, args[0]), args[0])
                 info["source_seconds"] = len(wav) / 16000
                 codes = self.codes(wav)
-                if req.task == "sv":  # the verification excerpt is 3 s, like its prompt
-                    codes = codes[: self.prompt_frames]
-                if req.task == "speech_edit":
-                    codes = self._mask(codes, req.edit_span)
-                segs[name] = codes
-            elif name == "semantic":
-                segs[name] = self._semantic(req.source)
-            elif name in ("caption", "instruction"):
-                segs[name] = self.embedding(getattr(req, name), name)
-            elif name in ("sing_phone", "sing_midi"):
-                if "sing_midi" not in segs:
-                    segs["sing_phone"], segs["sing_midi"] = self._singing(req)
-            else:  # pragma: no cover - a new task template needs a branch here
-                raise ConditionError(f"task {req.task}: no conditioning rule for segment {name!r}")
+                segs[name] = self._mask(codes, getattr(req, args[1])) if fn == "masked_codes" else codes
+            elif fn == "semantic":
+                segs[name] = self._semantic(getattr(req, args[0]))
+            elif fn == "embedding":
+                segs[name] = self.embedding(getattr(req, args[0]), args[0])
+            elif fn == "singing":  # one tokenizer call gives both the phone and the MIDI segment
+                singing = singing or self._singing(req)
+                segs[name] = singing[0] if seg.modality == "sing_phone" else singing[1]
+            else:  # pragma: no cover - the task file loader rejects unknown rules
+                raise ConditionError(f"task {req.task}: no conditioning rule {seg.request!r} for segment {name!r}")
             frames[name] = len(segs[name])
         if tmpl.length_from is not None:
             info["source_frames"] = frames[tmpl.length_from]

@@ -42,25 +42,10 @@ from typing import Any
 
 from uniaudio.errors import UserFacingError
 from uniaudio.generate.limits import AUDIO_SUFFIXES, RequestLimits, check_text
-from uniaudio.tasks import TASKS, get_task
+from uniaudio.tasks import TASKS, get_task, task_view
 
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "tts": ("text", "prompt"),
-    "plain_tts": ("text",),
-    "vc": ("source", "prompt"),
-    "svs": ("lyrics", "notes", "prompt"),
-    "se": ("source",),
-    "tse": ("source", "enrolment"),
-    "text_to_sound": ("caption",),
-    "text_to_music": ("caption",),
-    "speech_edit": ("text", "source", "edit_span"),
-    "audio_edit": ("instruction", "source"),
-    "instruct_tts": ("text", "instruction"),
-    "dereverb": ("source",),
-    "asr": ("source",),
-    "sv": ("source", "prompt"),
-}
-assert set(REQUIRED) == set(TASKS), "every registered task needs its request inputs listed"
+# task -> the inputs its request must carry: the arguments of its conditions' ``request`` rules.
+REQUIRED = task_view(lambda t: t.request_inputs)
 
 PATH_FIELDS = ("prompt", "source", "enrolment", "notes", "reference", "output")
 TEXT_FIELDS = ("text", "caption", "instruction", "lyrics")

@@ -100,7 +100,7 @@ class Generator:
         req = cond.request
         b = length_bounds(req.task, cond.info, self.cfg.lengths)
         modality = get_task(req.task).target.modality
-        allowed = self._sv_allowed if req.task == "sv" else None
+        allowed = self._sv_allowed if modality == "label" else None
         w = self.cfg.cfg_scale_of(req.task)
         uncond = drop_conditions(cond.prefix, self.cfg.cfg_segments[req.task], self.vocab) if w != 1.0 else None
         row = RowSpec(cond.prefix, modality, b.min_frames, b.max_frames, seed, allowed, uncond=uncond, cfg_scale=w)

@@ -79,13 +79,15 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
                             fallback_path=out / "mlflow_unsent.jsonl")
     name = cfg.run_name or f"lm-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     from pipelines.lineage import read_lineage
+    from uniaudio.tasks import tasks_file_record
 
     # codec + tokenizers + token store, as recorded by `uniaudio tokenize` / `uniaudio examples`
     lineage = {**read_lineage(examples_uri), "examples_uri": examples_uri, "examples_version": snap.version,
                "git_commit": _git_commit(), "preset": cfg.preset, "zero_stage": cfg.zero_stage,
                # what generation needs to know before it applies classifier-free guidance
                "cond_dropout": cfg.loader.cond_dropout,
-               "cond_dropout_segments": cfg.loader.cond_dropout_segments if cfg.loader.cond_dropout > 0 else {}}
+               "cond_dropout_segments": cfg.loader.cond_dropout_segments if cfg.loader.cond_dropout > 0 else {},
+               **tasks_file_record()}
     if init is not None:
         lineage["init_from"] = init.lineage()
     tags = {f"lineage.{k}": str(v) for k, v in lineage.items() if not isinstance(v, dict)}

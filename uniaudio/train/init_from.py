@@ -8,7 +8,9 @@
 * **architecture** comes from the export's ``model_config.json``; the preset is ignored for it, and an
   explicit ``model.<field>`` override that contradicts the export is a :class:`ConfigError` naming the
   field (only the regularisation fields in :data:`TUNABLE` may differ: they change no weight shape);
-* **vocabulary**: the export's ``vocab.json`` must be the one this code uses (``VocabMismatchError``);
+* **vocabulary**: the export's ``vocab.json`` must be the one this code uses, or a strict subset of it
+  with identical ids (a tasks file added task ids: their rows are initialised and reported, see
+  :func:`init_new_rows`); anything else is a ``VocabMismatchError``;
 * **weights**: read once on the driver with safetensors, checked against the model's parameter names
   and shapes (one clear line on any mismatch, never a torch traceback), hashed (sha256, recorded in the
   lineage and MLflow), and shipped to every rank through the Ray object store, where each rank loads
@@ -35,6 +37,8 @@ WEIGHTS, CONFIG, VOCAB, LINEAGE = "model.safetensors", "model_config.json", "voc
 # Fields a fine-tune may set differently from its base: they shape no parameter and no computation
 # the base weights were fitted to, only the regularisation of the new run.
 TUNABLE = frozenset({"dropout", "attn_dropout"})
+# Weights with one row per vocabulary id (new ids of a vocabulary extension get initialised rows).
+VOCAB_ROWS = ("frame_emb.weight", "local_emb.weight", "head.weight")
 
 
 @dataclass
@@ -46,10 +50,13 @@ class InitSource:
     sha256: str  # of model.safetensors, full hex
     state_dict: dict[str, Any] = field(repr=False, default_factory=dict)
     base_lineage: dict[str, Any] = field(default_factory=dict)
+    new_rows: dict[str, int] = field(default_factory=dict)  # vocabulary ids the base lacked (initialised)
 
     def lineage(self) -> dict[str, Any]:
         """What the fine-tuned model's lineage.json records under ``init_from``."""
         rec: dict[str, Any] = {"uri": self.uri, "path": str(self.directory), "sha256": self.sha256}
+        if self.new_rows:
+            rec["new_vocab_rows"] = dict(self.new_rows)
         for k in ("run_id", "steps", "examples_uri", "examples_version"):
             if k in self.base_lineage:
                 rec[f"base_{k}"] = self.base_lineage[k]
@@ -175,19 +182,56 @@ def prepare_init(cfg, work_dir: str | Path, tracking_uri: str | None = None) -> 
         shown = ", ".join(f"model.{k}={getattr(cfg.model, k)!r} (export: {getattr(base, k)!r})" for k in conflicts[:4])
         raise ConfigError(f"invalid TrainConfig config: the model differs from init_from {uri}'s {CONFIG}: {shown}; "
                           f"resolve the config with train_config(...) so the architecture comes from the export")
-    load_vocab(cfg.model.vocab).check_compatible(d / VOCAB, what=f"init_from model {uri}")
+    added = check_init_vocab(load_vocab(cfg.model.vocab), d / VOCAB, uri)
     try:
         state = read_safetensors(d / WEIGHTS)
     except UserFacingError as err:  # truncated, bad header -> one line
         raise UserFacingError(f"init_from {uri}: {err}") from None
     check_weights(state, cfg.model, uri)
+    if added:
+        init_new_rows(state, added, list(load_vocab(cfg.model.vocab).tasks.values()))
+        print(f"init_from {uri}: vocabulary extended by {len(added)} id(s) ({', '.join(f'{k}={v}' for k, v in added.items())}); "
+              f"their rows of {', '.join(VOCAB_ROWS)} set to the mean of the base's task rows, every other row kept", flush=True)
     lineage_p = d / LINEAGE
     try:
         base_lineage = json.loads(lineage_p.read_text()) if lineage_p.is_file() else {}
     except ValueError:
         base_lineage = {}  # the lineage is informative; the weights and config are what count
     return InitSource(uri=uri, directory=d.resolve(), sha256=_sha256(d / WEIGHTS), state_dict=state,
-                      base_lineage=base_lineage if isinstance(base_lineage, dict) else {})
+                      base_lineage=base_lineage if isinstance(base_lineage, dict) else {}, new_rows=added)
+
+
+def check_init_vocab(current, base_path: Path, uri: str) -> dict[str, int]:
+    """The ids ``current`` adds over the base's ``vocab.json``: {} when they are the same vocabulary, the
+    new specials when the base is a strict subset with identical ids (a task extension); otherwise the
+    usual :class:`~uniaudio.errors.VocabMismatchError`."""
+    from uniaudio.errors import VocabMismatchError
+    from uniaudio.vocab import Vocab, _read_doc
+    from uniaudio.vocab_extension import new_ids
+
+    try:
+        current.check_compatible(base_path, what=f"init_from model {uri}")
+        return {}
+    except VocabMismatchError as err:
+        try:
+            added = new_ids(Vocab(_read_doc(base_path)), current)
+        except (VocabMismatchError, KeyError, TypeError, ValueError):
+            raise err from None
+        if not added:
+            raise
+        return added
+
+
+def init_new_rows(state: dict[str, Any], added: Mapping[str, int], task_ids: Sequence[int]) -> None:
+    """Rows of the new ids in every vocabulary-indexed weight := the mean of the base's task-id rows
+    (a task token starts as "some task"); every other row is left exactly as the base has it."""
+    new = sorted(set(added.values()))
+    base_tasks = [i for i in task_ids if i not in new]
+    for name in VOCAB_ROWS:
+        if name in state:
+            w = state[name].clone()
+            w[new] = w[base_tasks].mean(0, keepdim=True).to(w.dtype)
+            state[name] = w
 
 
 def load_into(model, state_dict: Mapping[str, Any]) -> None:

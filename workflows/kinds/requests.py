@@ -3,19 +3,9 @@
 Input ``spec``; config ``per_task`` (requests per task), ``tasks`` (default: every task some dataset
 feeds), ``seed`` (which rows are drawn). For each task the rows of the datasets feeding it are ordered
 by a hash of (seed, utt id) and the first rows that carry what the task needs become requests
-(uniaudio/generate/requests.py), with the row's audio as the ``reference`` for evaluation:
-
-=============== =================================================================================
-tts             text, prompt = another utterance of the same speaker
-plain_tts       text                              instruct_tts   text, instruction
-vc              source = the row, prompt = an utterance of another speaker (no reference)
-asr             source, text (reference)          sv             source, prompt (same speaker), label 1
-svs             lyrics, notes, prompt = another singing row of the speaker (else of the dataset)
-se / dereverb   source = paired source            tse            source, enrolment (paired)
-text_to_sound   caption                           text_to_music  caption
-speech_edit     text, source = the row, edit_span from ``extra.edit_span``
-audio_edit      instruction, source = paired source
-=============== =================================================================================
+(uniaudio/generate/requests.py). Which row field fills which input (and the ``reference`` for
+evaluation) is each task's ``eval:`` declaration (``uniaudio/tasks/builtin.yaml``): e.g. tts takes
+``text`` from the row and ``prompt`` from another utterance of the same speaker.
 
 Output ``requests``: the JSONL file (absolute paths). Rows of the demo corpus are also training rows:
 the point of the demo's evaluation is the path (every task generates and scores), not the numbers.
@@ -32,6 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from uniaudio.config import ConfigBase
+from uniaudio.tasks import get_task, parse_rule
 from workflows.kinds.common import file_sha256
 from workflows.step import StepContext, StepKind, StepResult, resolve_path
 
@@ -59,57 +50,42 @@ def _other(rows: list, row: Any, same_speaker: bool) -> Any | None:
     return None
 
 
-def make_request(task: str, row: Any, pool: list) -> dict[str, Any] | None:
-    """The request for ``task`` from ``row`` (``pool``: rows of the same dataset), or None if it lacks inputs."""
-    src = (row.paired or {}).get("source")
-    req: dict[str, Any] = {"task": task, "id": _SAFE.sub("_", f"{task}-{row.dataset}-{row.utt_id}")}
-    if row.start_s is not None:
-        return None  # a segment of a longer file: no wav to reference
-    if task in ("tts", "svs"):
-        other = _other(pool, row, same_speaker=True) or (_other(pool, row, same_speaker=False) if task == "svs" else None)
-        if other is None:
-            return None
-        req["prompt"] = other.audio_uri
-    if task in ("tts", "plain_tts", "instruct_tts", "asr", "speech_edit"):
-        if not row.text:
-            return None
-        req["text"] = row.text
-    if task in ("instruct_tts", "audio_edit"):
-        if not row.instruction:
-            return None
-        req["instruction"] = row.instruction
-    if task in ("text_to_sound", "text_to_music"):
-        if not row.caption:
-            return None
-        req["caption"] = row.caption
-    if task == "svs":
-        if not row.lyrics or not row.notes_uri:
-            return None
-        req.update(lyrics=row.lyrics, notes=row.notes_uri)
-    if task in ("se", "dereverb", "tse", "audio_edit"):
-        if not src:
-            return None
-        req["source"] = src
-    if task == "tse":
-        if not row.paired.get("enrolment"):
-            return None
-        req["enrolment"] = row.paired["enrolment"]
-    if task in ("vc", "asr", "sv", "speech_edit"):
-        req["source"] = row.audio_uri
-    if task in ("vc", "sv"):
-        other = _other(pool, row, same_speaker=(task == "sv"))
-        if other is None:
-            return None
-        req["prompt"] = other.audio_uri
-        if task == "sv":
-            req["label"] = 1
-    if task == "speech_edit":
+def _value(rule: str, row: Any, pool: list) -> Any:
+    """One request input from its ``eval`` rule (:mod:`uniaudio.tasks.spec`); None/empty = unavailable."""
+    fn, args = parse_rule(rule)
+    if fn == "row":
+        return getattr(row, args[0], None)
+    if fn == "paired":
+        return (row.paired or {}).get(args[0])
+    if fn == "audio":
+        return row.audio_uri
+    if fn == "other_utt":
+        mode = args[0]
+        other = _other(pool, row, same_speaker=mode != "other_speaker")
+        if other is None and mode == "same_speaker_or_any":
+            other = _other(pool, row, same_speaker=False)
+        return other.audio_uri if other is not None else None
+    if fn == "edit_span":
         span = (row.extra or {}).get("edit_span") or {}
         if span.get("start_s") is None or span.get("end_s") is None:
             return None
-        req["edit_span"] = [float(span["start_s"]), float(span["end_s"])]
-    if task not in ("vc", "asr", "sv"):
-        req["reference"] = row.audio_uri
+        return [float(span["start_s"]), float(span["end_s"])]
+    if fn == "const":
+        return int(args[0]) if args[0].lstrip("-").isdigit() else args[0]
+    raise ValueError(f"unknown eval rule {rule!r}")  # the task file loader rejects these
+
+
+def make_request(task: str, row: Any, pool: list) -> dict[str, Any] | None:
+    """The request for ``task`` from ``row`` (``pool``: rows of the same dataset), or None if it lacks inputs.
+    Each input (and ``reference``) comes from the task declaration's ``eval`` rules."""
+    if row.start_s is not None:
+        return None  # a segment of a longer file: no wav to reference
+    req: dict[str, Any] = {"task": task, "id": _SAFE.sub("_", f"{task}-{row.dataset}-{row.utt_id}")}
+    for key, rule in get_task(task).eval.items():
+        value = _value(rule, row, pool)
+        if value in (None, "", [], {}):
+            return None  # every declared input is needed (an optional one is the evaluator's reference)
+        req[key] = value
     return req
 
 
