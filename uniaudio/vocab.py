@@ -228,7 +228,7 @@ class Vocab:
             raise VocabMismatchError(
                 f"{what} was built with vocabulary {o.name} {o.version} (hash {o.content_hash}) but this "
                 f"code uses {self.name} {self.version} (hash {self.content_hash}); token ids would not match. "
-                f"Load it with the matching vocabulary version or re-tokenize."
+                f"Load it with the matching vocabulary version (a v1+ext one needs its --tasks-file) or re-tokenize."
             )
 
     def __repr__(self) -> str:

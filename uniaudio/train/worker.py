@@ -93,10 +93,19 @@ def train_loop(config: dict[str, Any]) -> None:
 
     it = iter(loader)
     t_last, frames_since, wait_since = time.perf_counter(), 0.0, 0.0
+    # the task mix: expected shares (stored counts x task weights / alpha) and, as it goes, the share of
+    # examples each task had in this rank's batches (mix/<task>; the paper's stage 2 replays old tasks)
+    total = sum(n * loader.factors.get(t, 1.0) for t, n in loader.counts.items()) or 1.0
+    tracker.log_metrics({f"mix_expected/{t}": n * loader.factors.get(t, 1.0) / total
+                         for t, n in loader.counts.items()}, step=0)
+    seen: dict[str, int] = {}
     while state.step < cfg.steps:
         maybe_inject_fault(config, rank, state.step)
         w0 = loader.wait_s
         batches = [next(it) for _ in range(cfg.optim.grad_accum)]
+        for b in batches:
+            for t in b.tasks:
+                seen[t] = seen.get(t, 0) + 1
         wait_since += loader.wait_s - w0
         m = train_step(engine, batches, rules, guard, device, cfg.first_codebook_weight, train_tasks)
         state.step += 1
@@ -115,6 +124,9 @@ def train_loop(config: dict[str, Any]) -> None:
             log.update({"train/lr": scheduler.get_last_lr()[0], "train/frames_per_s": fps,
                         "train/loader_wait_frac": min(1.0, wait_since / dt), "train/skipped_steps": state.skipped_steps,
                         "train/epoch": loader.epoch})
+            n_seen = sum(seen.values()) or 1
+            log.update({f"mix/{t}": seen.get(t, 0) / n_seen for t in loader.counts})
+            log["mix/examples"] = float(sum(seen.values()))
             if peak:
                 log["train/mfu"] = fps * fpf / (peak * world)
             tracker.log_metrics(log, step=state.step)
