@@ -76,7 +76,7 @@ class Console:
             if self.tty:
                 self._draw(desc, done, total, unit, extra)
                 return
-            if not total:
+            if not total or done >= total:  # the step's done line says 100 %
                 return
             quarter = min(3, 4 * done // total)  # 25 / 50 / 75 %: the done line says 100 %
             if quarter > self._quarter:

@@ -381,7 +381,8 @@ class Runner:
             tags={f"step.{st.id}.status": "ran", **{f"run.{st.id}.{k}": v for k, v in result.runs.items()}})
         for path, apath in result.artifacts:
             self.tracking.artifact(path, apath)
-        self.log(f"{tag}: done in {state.seconds:.1f}s{': ' + result.summary if result.summary else ''}")
+        summary = result.summary if len(result.summary) <= 200 else result.summary[:199] + "…"  # full: status
+        self.log(f"{tag}: done in {state.seconds:.1f}s{': ' + summary if summary else ''}")
 
     def _step_output(self, path: Path | None, header: str, tag: str):
         if self.console is None or path is None:
