@@ -84,7 +84,7 @@ def main() -> int:
         for label, path in (("experiment", f"/#/experiments/{exp.experiment_id}"),
                             ("run", f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/model-metrics")):
             png = out / f"mlflow_{label}.png"
-            load(base + path, screenshot=png, size=(1400, 1000), wait_ms=8000)
+            load(base + path, screenshot=png, size=(1400, 1000), wait_ms=20000)  # charts load lazily
             shots[label] = png
     finally:
         server.terminate()
