@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else an embedded local Ray)")
     t.add_argument("--num-cpus", type=int, help="CPUs for the embedded local Ray (default: all)")
     t.add_argument("--run-name", help="MLflow run name")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(t)
     add_config_args(t)
     e = sub.add_parser("encode", help="audio file -> codes .npy (int16 [n_q, frames])")
     e.add_argument("input", help="audio file (any rate/channels; resampled to 16 kHz mono)")
@@ -62,9 +65,12 @@ def _train(args: argparse.Namespace) -> int:
     cfg = config_from_args(CodecConfig, args, base=preset(args.preset))
     if args.workers < 1:
         raise UserFacingError("--workers must be >= 1")
-    summary = run_training(cfg, args.data, args.out, workers=args.workers, use_gpu=args.gpu,
-                           cpus_per_worker=args.cpus_per_worker, address=args.address, num_cpus=args.num_cpus,
-                           run_name=args.run_name, tags={"preset": args.preset})
+    from uniaudio.cli.quiet import quiet
+
+    with quiet(args.out, "codec-train", args.verbose):
+        summary = run_training(cfg, args.data, args.out, workers=args.workers, use_gpu=args.gpu,
+                               cpus_per_worker=args.cpus_per_worker, address=args.address, num_cpus=args.num_cpus,
+                               run_name=args.run_name, tags={"preset": args.preset})
     print(f"MLflow run id: {summary.run_id}")
     print(summary.line())
     return 0

@@ -19,6 +19,9 @@ def add_arguments(parser) -> None:
                              "models:/ URI); its model_config.json sets the architecture; the optimizer and LR "
                              "schedule start fresh at step 0 (same as --set init_from=MODEL)")
     parser.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(parser)
     add_config_args(parser)
 
 
@@ -37,7 +40,10 @@ def run(args) -> int:
         overrides.append(f"init_from={json.dumps(args.init_from)}")  # JSON-quoted: any path parses as a string
     # the store the driver will use: an init_from runs:/ URI resolves against the same one
     cfg = train_config(args.preset, args.config, overrides, tracking_uri=resolve_tracking_uri(args.out))
-    summary = run_training(args.examples, args.out, cfg, address=args.address)
+    from uniaudio.cli.quiet import quiet
+
+    with quiet(args.out, "train", args.verbose):
+        summary = run_training(args.examples, args.out, cfg, address=args.address)
     print(f"MLflow run id: {summary.run_id}")
     print(summary.line())
     return 0
