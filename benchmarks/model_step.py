@@ -230,7 +230,8 @@ def main() -> None:
     lines = []
     for preset in args.presets.split(","):
         res = bench_cpu(preset, args.batch or 2, args.frames or 96, args.steps or 4)
-        print(f"{preset}: ours {res['ours_fps']:.1f} frames/s, full_head {res['full_head_fps']:.1f} (allowed-ids head {res['head_ratio']:.2f}x), sdpa_all {res['sdpa_all_fps']:.1f}, "
+        print(f"{preset}: ours {res['ours_fps']:.1f} frames/s, full_head {res['full_head_fps']:.1f} "
+              f"(allowed-ids head {res['head_ratio']:.2f}x), sdpa_all {res['sdpa_all_fps']:.1f}, "
               f"naive {res['naive_fps']:.1f}; ours/naive = {res['ratio']:.2f}x "
               f"(attention kernel alone {res['attn_ratio']:.2f}x); loss spread {res['loss_spread']:.1e}", flush=True)
         lines.append("BENCH model_step " + fmt(res))
