@@ -144,6 +144,10 @@ class Runner:
     def _run(self) -> RunReport:
         t0 = time.time()
         os.environ.update(self.wf.spec.env)
+        if self.wf.spec.env.get("UNIAUDIO_TASKS_FILE"):  # a user's tasks file for every step (docs/NEW_TASK.md)
+            from uniaudio.tasks import use_tasks_file
+
+            use_tasks_file(self.wf.spec.env["UNIAUDIO_TASKS_FILE"])
         dag_yaml = yaml.safe_dump(self.wf.raw, sort_keys=False)
         with RunLock(self.store):
             n = self.store.start_invocation(self.wf.name, digest(self.wf.raw), dag_yaml,

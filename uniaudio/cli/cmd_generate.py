@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.add_argument("--model", required=True, metavar="URI",
                         help="exported model dir (uniaudio train --out), checkpoint dir, runs:/ID/model or models:/NAME/VER")
-    parser.add_argument("--task", choices=sorted(TASKS), help="task of a single request")
+    # not argparse choices: a --tasks-file (applied after parsing) may add tasks; the request parser checks
+    parser.add_argument("--task", metavar="TASK", help=f"task of a single request ({', '.join(sorted(TASKS))}, "
+                                                      f"or one of --tasks-file)")
     for name, text in INPUTS:
         parser.add_argument(f"--{name}", help=text)
     parser.add_argument("--edit-span", metavar="START:END", help="speech_edit: the span of --source to regenerate (seconds)")
@@ -95,9 +97,11 @@ def _single_request(args: argparse.Namespace, limits=None):
 
     if not args.task:
         raise UserFacingError("give --task TASK (with its inputs and -o OUT), or --batch REQUESTS.jsonl --out-dir DIR")
-    from uniaudio.tasks import get_task
+    from uniaudio.tasks import TASKS
 
-    audio_out = get_task(args.task).output_kind == "audio"
+    if args.task not in TASKS:
+        raise UserFacingError(f"--task: unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+    audio_out = TASKS[args.task].output_kind == "audio"
     if audio_out and not args.output:
         raise UserFacingError(f"task {args.task} writes a wav: give -o OUT.wav")
     obj = {name: getattr(args, name) for name, _ in INPUTS if getattr(args, name) is not None}
