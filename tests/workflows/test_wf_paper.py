@@ -45,6 +45,7 @@ def test_paper_two_stage_regime(tmp_path):
     n = seen.pop("__n")
     got = sum(v for t, v in seen.items() if t in BASE)
     sigma = math.sqrt(old * (1 - old) / n)
+    print(f"stage 2 replayed share: expected {old:.4f}, logged {got:.4f} over {n:.0f} examples (sigma {sigma:.4f})")
     assert abs(got - old) <= 4 * sigma + 1 / n, (got, old, n)
     # stage 1 trained on the base tasks only, at their stored rates
     e1, _ = _mix(run_dir, store.load_step("stage1").runs["lm"])
