@@ -39,9 +39,9 @@ class ModelConfig(ConfigBase):
     strides: list[int] = Field(default_factory=lambda: [2, 4, 5, 8], description="encoder order")
     dimension: int = Field(128, ge=1, description="latent (and codebook vector) size D")
     lstm_layers: int = Field(2, ge=0)
-    kernel_size: int = 7
-    last_kernel_size: int = 7
-    residual_kernel_size: int = 3
+    kernel_size: int = Field(7, ge=1)
+    last_kernel_size: int = Field(7, ge=1)
+    residual_kernel_size: int = Field(3, ge=1)
     compress: int = Field(2, ge=1, description="channel reduction inside residual blocks")
     weight_norm: bool = True
 
@@ -92,12 +92,12 @@ class DiscriminatorConfig(ConfigBase):
 class LossConfig(ConfigBase):
     """Generator loss weights (spec §1.3). The spec disables the mel loss (weight 0 here)."""
 
-    adversarial: float = 1.0
-    feature_matching: float = 20.0
-    multi_resolution_stft: float = 1.0
-    subband_stft: float = 1.0
-    mel: float = 0.0
-    commitment: float = 1.0
+    adversarial: float = Field(1.0, ge=0.0)
+    feature_matching: float = Field(20.0, ge=0.0)
+    multi_resolution_stft: float = Field(1.0, ge=0.0)
+    subband_stft: float = Field(1.0, ge=0.0)
+    mel: float = Field(0.0, ge=0.0)
+    commitment: float = Field(1.0, ge=0.0)
     stft_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
     stft_win_lengths: list[int] = Field(default_factory=lambda: [480, 960, 1200])
     stft_hop_lengths: list[int] = Field(default_factory=lambda: [120, 240, 300])
@@ -105,10 +105,10 @@ class LossConfig(ConfigBase):
     subband_fft_sizes: list[int] = Field(default_factory=lambda: [128, 256, 256])
     subband_win_lengths: list[int] = Field(default_factory=lambda: [80, 120, 200])
     subband_hop_lengths: list[int] = Field(default_factory=lambda: [20, 40, 50])
-    mel_bins: int = 80
-    mel_fft: int = 1024
-    mel_hop: int = 160
-    mel_win: int = 800
+    mel_bins: int = Field(80, ge=1)
+    mel_fft: int = Field(1024, ge=1)
+    mel_hop: int = Field(160, ge=1)
+    mel_win: int = Field(800, ge=1)
 
 
 class TrainConfig(ConfigBase):
@@ -119,18 +119,18 @@ class TrainConfig(ConfigBase):
     crop_min_s: float = Field(1.0, gt=0.0)
     crop_max_s: float = Field(3.0, gt=0.0)
     min_audio_s: float = Field(0.5, ge=0.0, description="shorter files are skipped (counted, warned)")
-    audio_norm_scale: float = 0.95
-    lr: float = 2e-4
+    audio_norm_scale: float = Field(0.95, gt=0.0, le=1.0)
+    lr: float = Field(2e-4, gt=0.0)
     betas: tuple[float, float] = (0.8, 0.99)
-    eps: float = 1e-6
-    weight_decay: float = 0.0
+    eps: float = Field(1e-6, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
     warmup_steps: int = Field(0, ge=0)
     lr_gamma: float = Field(0.999, gt=0.0, le=1.0, description="LR x gamma every lr_decay_every steps")
     lr_decay_every: int = Field(1000, ge=1)
     grad_clip: float = Field(0.0, ge=0.0, description="0 = no clipping")
     disc_start_step: int = Field(0, ge=0, description="GAN losses start at this step")
     bandwidth_n_q: list[int] = Field(default_factory=lambda: list(BANDWIDTH_N_Q))
-    seed: int = 2333
+    seed: int = Field(2333, ge=0)
     log_every: int = Field(50, ge=1)
     ckpt_every: int = Field(5000, ge=1)
     keep_checkpoints: int = Field(3, ge=1)

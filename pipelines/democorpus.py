@@ -69,7 +69,7 @@ SMALL = DemoSizes(asterisk=6, sphinx_per_set=2, synth_per_speaker=2, instruct=6,
 class DemoCorpusConfig(ConfigBase):
     """Settings of one build (``uniaudio demo-corpus`` takes them as flags, ``--config`` or ``--set``)."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     workers: Annotated[int, Field(ge=1)] = 2  # processes for synthesis and simulation (the budget is 2 cores)
     small: bool = False  # the 4-voice subset of the synthetic speakers (``--small`` also picks the SMALL sizes)
     sizes: DemoSizes = FULL

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import soundfile as sf
 
 from uniaudio.audio import AudioError, check_audio, load_audio, read_audio, write_audio
 
@@ -49,3 +50,35 @@ def test_check_audio_limits():
         check_audio("x", np.zeros(16000, np.float32))
     with pytest.raises(AudioError, match="too_long"):
         check_audio("x", np.ones(16000 * 61, np.float32) * 0.1)
+
+
+def _truncated_wav(path, seconds=1.15, keep=0.5):
+    """A 16 kHz PCM_16 wav whose data chunk is cut to ``keep`` of what its header declares."""
+    sf.write(path, (0.3 * np.sin(np.arange(int(seconds * 16000)) / 5)).astype("float32"), 16000)
+    raw = path.read_bytes()
+    data_at = raw.index(b"data") + 8
+    path.write_bytes(raw[: data_at + int((len(raw) - data_at) * keep) // 2 * 2])
+
+
+def test_truncated_wav_is_refused_with_that_reason(tmp_path):
+    from uniaudio.audio import wav_truncation
+
+    p = tmp_path / "cut.wav"
+    _truncated_wav(p)
+    declared, present = wav_truncation(str(p))
+    assert abs(declared - 1.15) < 1e-3 and abs(present - 0.575) < 1e-2
+    with pytest.raises(AudioError, match="truncated .header says 1.15 s, the file holds 0.57 s") as e:
+        load_audio(str(p))
+    assert e.value.reason == "truncated"
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.zeros(1600, "float32"), 16000)
+    assert wav_truncation(str(whole)) is None and wav_truncation(__file__) is None
+
+
+def test_truncated_wav_is_quarantined_by_tokenize_decode(tmp_path):
+    from pipelines.tokenize.decode import AudioCheckConfig, decode_row
+
+    p = tmp_path / "cut.wav"
+    _truncated_wav(p)
+    row = decode_row({"source_uri": str(p), "start_s": None, "end_s": None}, AudioCheckConfig())
+    assert (row["q_stage"], row["q_reason"]) == ("decode", "truncated") and row.get("wav") is None

@@ -88,3 +88,25 @@ def test_unreachable_server_only_warns(tmp_path, capsys):
 def test_logging_before_start_is_a_programming_error(store):
     with pytest.raises(RuntimeError, match="start_run"):
         MlflowTracker(store[0]).log_metrics({"a": 1.0})
+
+
+def test_embedded_store_of_a_remote_output_is_never_the_cwd(tmp_path, monkeypatch):
+    """tokenize / examples without a tracking URI: under the local output, else the per-user data dir."""
+    import doctest
+
+    import uniaudio.tracking as tracking
+    from pipelines.tokenize.config import TokenizeConfig
+    from pipelines.tokenize.job import tracking_location
+
+    cwd, data = tmp_path / "cwd", tmp_path / "data"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("UNIAUDIO_DATA_DIR", str(data))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.local_tracking_dir("s3://bucket/tokens", "examples") == data / "mlflow" / "examples"
+    uri, artifacts = tracking_location("s3://bucket/tokens", TokenizeConfig())
+    assert uri == f"sqlite:///{data / 'mlflow' / 'tokenize' / 'mlflow.db'}" and str(data) in artifacts
+    uri, _ = tracking_location(str(tmp_path / "store"), TokenizeConfig())
+    assert uri == f"sqlite:///{tmp_path / 'store' / '_mlflow' / 'mlflow.db'}"
+    assert not list(cwd.iterdir())
+    assert doctest.testmod(tracking).failed == 0

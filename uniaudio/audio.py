@@ -49,13 +49,49 @@ def audio_info(uri: str) -> tuple[int, int, float]:
     return info.samplerate, info.channels, info.frames / max(info.samplerate, 1)
 
 
+def wav_truncation(path: str) -> tuple[float, float] | None:
+    """(declared_s, present_s) of a RIFF/WAVE file whose ``data`` chunk is shorter than its header says,
+    else None (complete, streamed with an unknown size, or not a plain RIFF wav). libsndfile reads such
+    a file without complaint, as if it were shorter."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = Path(path).stat().st_size
+        rate = align = 0
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, clen = struct.unpack("<4sI", f.read(8))
+            if cid == b"fmt " and clen >= 16:
+                _, _, rate, _, align = struct.unpack("<HHIIH", f.read(14))
+            elif cid == b"data":
+                if clen in (0, 0xFFFFFFFF) or not rate or not align:
+                    return None
+                present = size - (pos + 8)
+                if present >= clen:
+                    return None
+                return clen / align / rate, present / align / rate
+            pos += 8 + clen + (clen & 1)
+    return None
+
+
 def read_audio(uri: str, start_s: float | None = None, end_s: float | None = None) -> tuple[np.ndarray, int]:
-    """Decode ``uri`` (optionally the [start_s, end_s) segment) -> (float32 [channels, samples], rate)."""
+    """Decode ``uri`` (optionally the [start_s, end_s) segment) -> (float32 [channels, samples], rate).
+    A wav whose data is shorter than its header declares is :class:`AudioError` ``truncated``."""
     import soundfile as sf
 
     path = _local_path(uri)
     if not Path(path).is_file():
         raise AudioError(uri, "missing", "no such file")
+    try:
+        cut = wav_truncation(path)
+    except OSError as err:
+        raise AudioError(uri, "unreadable", str(err).splitlines()[0][:200]) from None
+    if cut is not None:
+        raise AudioError(uri, "truncated", f"header says {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
     try:
         with sf.SoundFile(path) as f:
             sr = f.samplerate

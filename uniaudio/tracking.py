@@ -111,14 +111,32 @@ def ensure_experiment(client, name: str, artifact_location: str | None = None) -
     return exp.experiment_id
 
 
-def resolve_tracking_uri(run_dir: str | Path) -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs run_dir>/mlflow.db`` (folder created)."""
+def resolve_tracking_uri(run_dir: str | Path, create: bool = True) -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs run_dir>/mlflow.db`` (folder created unless
+    ``create=False``: a command resolves the URI to validate its config before it creates any folder)."""
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if env:
         return env
     d = Path(run_dir).resolve()
-    d.mkdir(parents=True, exist_ok=True)
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{d / 'mlflow.db'}"
+
+
+def local_tracking_dir(output: str, kind: str) -> Path:
+    """Where a command without a tracking URI keeps its embedded MLflow store (never the current directory):
+    ``<output>/_mlflow`` for a local output (``_``-prefixed, so Delta and Parquet readers skip it), else
+    ``$UNIAUDIO_DATA_DIR/mlflow/<kind>`` (default ``$XDG_DATA_HOME/uniaudio``, i.e. ``~/.local/share/uniaudio``)
+    for a remote one (``s3://...``), whose store cannot hold a sqlite file.
+
+    >>> local_tracking_dir("/data/tokens", "tokenize").as_posix()
+    '/data/tokens/_mlflow'
+    """
+    if "://" not in output or output.startswith("file://"):
+        return Path(output.removeprefix("file://")) / "_mlflow"
+    base = os.environ.get("UNIAUDIO_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"), "uniaudio")
+    return Path(base) / "mlflow" / kind
 
 
 def default_artifact_location(tracking_uri: str, run_dir: str | Path) -> str | None:

@@ -154,12 +154,13 @@ def _prune(out: str, plans: list[DatasetPlan], s: ExamplesSummary) -> None:
 def _log_mlflow(s: ExamplesSummary, cfg: ExamplesConfig, datasets: list[str]) -> str | None:
     from pathlib import Path
 
-    from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
+    from uniaudio.tracking import (MlflowTracker, default_artifact_location, flatten_params, local_tracking_dir,
+                                   resolve_tracking_uri)
 
     if cfg.mlflow.tracking_uri:
         uri, artifacts = cfg.mlflow.tracking_uri, None
     else:
-        run_dir = Path(s.out) / "_mlflow" if "://" not in s.out else Path.cwd() / "mlruns-examples"
+        run_dir = local_tracking_dir(s.out, "examples")
         uri = resolve_tracking_uri(run_dir)
         artifacts = default_artifact_location(uri, run_dir)
     tracker = MlflowTracker(uri, experiment=cfg.mlflow.experiment, artifact_location=artifacts)

@@ -17,14 +17,14 @@ from uniaudio.config import ConfigBase
 class ExamplesRayConfig(ConfigBase):
     """The Ray instance and the distributed build (docs/STORES.md, "Example store")."""
 
-    num_cpus: int | None = 2  # for a local instance (ignored with --address)
-    object_store_mb: int | None = None  # local instance only; None = Ray's default
+    num_cpus: int | None = Field(2, ge=1)  # for a local instance (ignored with --address)
+    object_store_mb: int | None = Field(None, ge=1)  # local instance only; None = Ray's default
     # How each example's records are brought together. "sort": Ray Data's task-based sort shuffle
     # (range-partitions by the group key; no actors, ~0.2 s of fixed cost per job on a small box).
     # "hash": Ray Data's hash shuffle (aggregator actors: ~5 s to start each job on 2 cores, but
     # no sampling pass; worth it on a large cluster).
     shuffle: Literal["sort", "hash"] = "sort"
-    hash_partitions: int | None = None  # "hash" only; None = Ray's default_hash_shuffle_parallelism
+    hash_partitions: int | None = Field(None, ge=1)  # "hash" only; None = Ray's default_hash_shuffle_parallelism
     progress_bars: bool = False  # Ray Data's own bars
     # Parquet bytes per read block (Ray splits files finer where there are more CPUs than blocks).
     read_block_mb: float = Field(128.0, gt=0)
@@ -33,7 +33,7 @@ class ExamplesRayConfig(ConfigBase):
 class ExamplesConfig(ConfigBase):
     """How examples are drawn from the token store. Every choice is seeded: same inputs -> same examples."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     tasks: list[str] | None = None  # None: every task each token row lists
     datasets: list[str] | None = None  # None: every dataset of the token store
     n_q: int = Field(3, ge=1)
@@ -44,7 +44,7 @@ class ExamplesConfig(ConfigBase):
     edit_max_words: int = Field(2, ge=1)
     max_frames: int | None = Field(8000, ge=1)  # longer examples are skipped (reported as too_long)
     chunk_rows: int = Field(2000, ge=1)  # examples per Delta commit
-    target_file_mb: float = 256.0
+    target_file_mb: float = Field(256.0, gt=0.0)
     ray: ExamplesRayConfig = ExamplesRayConfig()
     mlflow: TrackingConfig = TrackingConfig(experiment="examples")
 
@@ -62,10 +62,10 @@ class ExamplesConfig(ConfigBase):
 
 
 class _Choices(ConfigBase):
-    seed: int
-    n_q: int
-    valid_fraction: float
-    prompt_frames: int
-    sv_positive_fraction: float
-    edit_min_words: int
-    edit_max_words: int
+    seed: int = Field(ge=0)
+    n_q: int = Field(ge=1)
+    valid_fraction: float = Field(ge=0.0, le=1.0)
+    prompt_frames: int = Field(ge=1)
+    sv_positive_fraction: float = Field(ge=0.0, le=1.0)
+    edit_min_words: int = Field(ge=1)
+    edit_max_words: int = Field(ge=1)

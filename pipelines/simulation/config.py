@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, field_validator
+from pydantic import Field, AfterValidator, field_validator
 
 from uniaudio.config import ConfigBase
 
@@ -24,7 +24,7 @@ Range = Annotated[tuple[float, float], AfterValidator(_ordered)]  # [low, high],
 
 
 class _Task(ConfigBase):
-    count: int = 0  # pairs to make; 0 = skip the task
+    count: int = Field(0, ge=0)  # pairs to make; 0 = skip the task
 
     @field_validator("count")
     @classmethod
@@ -49,9 +49,9 @@ class DereverbConfig(_Task):
     room_x_m: Range = (3.0, 8.0)
     room_y_m: Range = (3.0, 8.0)
     room_z_m: Range = (2.5, 3.5)
-    min_wall_m: float = 0.5  # source and microphone at least this far from every wall
-    min_dist_m: float = 0.5  # ...and from each other
-    max_order_cap: int | None = None  # cap the image-source order (faster; truncates the late tail)
+    min_wall_m: float = Field(0.5, gt=0.0)  # source and microphone at least this far from every wall
+    min_dist_m: float = Field(0.5, gt=0.0)  # ...and from each other
+    max_order_cap: int | None = Field(None, ge=0)  # cap the image-source order (faster; truncates the late tail)
 
 
 class AudioEditConfig(_Task):
@@ -60,12 +60,12 @@ class AudioEditConfig(_Task):
 
 
 class SpeechEditConfig(_Task):
-    max_words: int = 2  # the span is 1..max_words consecutive words
+    max_words: int = Field(2, ge=1)  # the span is 1..max_words consecutive words
 
 
 class SimulationConfig(ConfigBase):
-    seed: int = 0
-    crop_s: float | None = None  # crop every target to at most this long (the reference SE uses 7 s)
+    seed: int = Field(0, ge=0)
+    crop_s: float | None = Field(None, gt=0.0)  # crop every target to at most this long (the reference SE uses 7 s)
     subtype: Literal["PCM_16", "FLOAT"] = "PCM_16"  # wav sample format of the written files
     se: SeConfig = SeConfig()
     tse: TseConfig = TseConfig()

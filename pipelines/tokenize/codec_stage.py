@@ -13,6 +13,8 @@ committer.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from typing import Any
 
 import numpy as np
@@ -25,11 +27,11 @@ from uniaudio.config import ConfigBase
 class CodecPoolConfig(ConfigBase):
     """How the codec actor pool runs (what it computes is ``tokenizers.codec``)."""
 
-    actors: int = 1  # pool size: 1 on a small CPU box, one per GPU on a GPU node
-    actor_cpus: float = 1.0  # lowered automatically when it would starve the CPU stages of a small cluster
-    num_gpus: float | None = None  # per actor; None = 1 when the cluster has GPUs, else 0
-    batch_rows: int = 32  # rows per actor call: the window inside which items are bucketed by length
-    torch_threads: int = 1  # intra-op threads per CPU actor (match actor_cpus)
+    actors: int = Field(1, ge=1)  # pool size: 1 on a small CPU box, one per GPU on a GPU node
+    actor_cpus: float = Field(1.0, gt=0.0)  # lowered automatically when it would starve the CPU stages of a small cluster
+    num_gpus: float | None = Field(None, ge=0.0)  # per actor; None = 1 when the cluster has GPUs, else 0
+    batch_rows: int = Field(32, ge=1)  # rows per actor call: the window inside which items are bucketed by length
+    torch_threads: int = Field(1, ge=1)  # intra-op threads per CPU actor (match actor_cpus)
 
 
 class CodecEncoder:

@@ -15,6 +15,8 @@ rows in neither table are simply redone.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -32,9 +34,9 @@ REQUIRED = ("dataset", "utt_id", "fingerprint", "source_uri", "duration_s", "n_f
 class CommitConfig(ConfigBase):
     """How output is grouped into commits and files."""
 
-    chunk_mb: float = 512.0  # in-memory Arrow size of the good rows of one commit
-    chunk_rows: int = 200_000
-    target_file_mb: float = 256.0  # Parquet shard size on disk, per partition
+    chunk_mb: float = Field(512.0, gt=0.0)  # in-memory Arrow size of the good rows of one commit
+    chunk_rows: int = Field(200_000, ge=1)
+    target_file_mb: float = Field(256.0, gt=0.0)  # Parquet shard size on disk, per partition
 
 
 @dataclass

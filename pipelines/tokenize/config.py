@@ -19,13 +19,13 @@ from uniaudio.tokenizers import TokenizersConfig
 class RayConfig(ConfigBase):
     """The Ray instance and the CPU stage."""
 
-    num_cpus: int | None = 2  # for a local instance (ignored with --address)
+    num_cpus: int | None = Field(2, ge=1)  # for a local instance (ignored with --address)
     # Manifest rows per CPU task (decode + modalities). Large enough that Ray's per-task overhead
     # (~20-40 ms) stays a few % of the work: 64 rows of 10 s decode + resample in ~0.5 s on one core.
     block_rows: int = Field(64, ge=1)
     task_cpus: float = Field(1.0, gt=0)  # CPUs reserved per CPU task
-    task_memory_mb: float | None = None  # memory reserved per CPU task; None = from block_rows and audio.max_s
-    object_store_mb: int | None = None  # local instance only; None = Ray's default
+    task_memory_mb: float | None = Field(None, gt=0.0)  # memory reserved per CPU task; None = from block_rows and audio.max_s
+    object_store_mb: int | None = Field(None, ge=1)  # local instance only; None = Ray's default
     progress_bars: bool = False  # Ray Data's own bars (the driver shows one tqdm bar over rows)
 
 

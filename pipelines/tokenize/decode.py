@@ -21,6 +21,8 @@ prefixed with its role, e.g. ``source_silent``) and its audio is dropped; a good
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from typing import Any
 
 import numpy as np
@@ -35,10 +37,10 @@ from uniaudio.config import ConfigBase
 class AudioCheckConfig(ConfigBase):
     """What audio the token store accepts."""
 
-    min_s: float = 0.5
-    max_s: float = 60.0
-    silence_dbfs: float = -60.0
-    max_channels: int = 2  # more channels (e.g. a 6-channel film mix) is almost surely the wrong file
+    min_s: float = Field(0.5, ge=0.0)
+    max_s: float = Field(60.0, gt=0.0)
+    silence_dbfs: float = Field(-60.0, le=0.0)
+    max_channels: int = Field(2, ge=1)  # more channels (e.g. a 6-channel film mix) is almost surely the wrong file
 
     def limits(self) -> AudioLimits:
         return AudioLimits(min_s=self.min_s, max_s=self.max_s, silence_dbfs=self.silence_dbfs)
@@ -63,7 +65,8 @@ def decode_row(row: dict[str, Any], cfg: AudioCheckConfig) -> dict[str, Any]:
     try:
         wav = decode_audio(row["source_uri"], row.get("start_s"), row.get("end_s"), cfg)
     except AudioError as err:
-        return reject(row, "decode" if err.reason in ("missing", "unreadable", "empty", "empty_segment") else "validate",
+        return reject(row, "decode" if err.reason in ("missing", "unreadable", "empty", "empty_segment", "truncated")
+                      else "validate",
                       err.reason, err.detail)
     row["wav"] = wav.tobytes()
     row["duration_s"] = wav.shape[0] / SAMPLE_RATE

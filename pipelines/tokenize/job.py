@@ -54,11 +54,11 @@ def codec_hash(codec_dir: str) -> str:
 
 
 def tracking_location(store: str, cfg: TokenizeConfig) -> tuple[str, str | None]:
-    from uniaudio.tracking import default_artifact_location, resolve_tracking_uri
+    from uniaudio.tracking import default_artifact_location, local_tracking_dir, resolve_tracking_uri
 
     if cfg.mlflow.tracking_uri:
         return cfg.mlflow.tracking_uri, None
-    run_dir = Path(store) / "_mlflow" if "://" not in store else Path.cwd() / "mlruns-tokenize"
+    run_dir = local_tracking_dir(store, "tokenize")
     uri = resolve_tracking_uri(run_dir)
     return uri, default_artifact_location(uri, run_dir)
 

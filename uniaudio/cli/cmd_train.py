@@ -38,8 +38,9 @@ def run(args) -> int:
             overrides.append(f"{key}={getattr(args, flag)}")
     if args.init_from is not None:
         overrides.append(f"init_from={json.dumps(args.init_from)}")  # JSON-quoted: any path parses as a string
-    # the store the driver will use: an init_from runs:/ URI resolves against the same one
-    cfg = train_config(args.preset, args.config, overrides, tracking_uri=resolve_tracking_uri(args.out))
+    # the store the driver will use: an init_from runs:/ URI resolves against the same one. Everything is
+    # validated before --out is created or Ray starts.
+    cfg = train_config(args.preset, args.config, overrides, tracking_uri=resolve_tracking_uri(args.out, create=False))
     from uniaudio.cli.quiet import quiet
 
     with quiet(args.out, "train", args.verbose):

@@ -37,13 +37,13 @@ COLUMNS = ["task", "example_id", "split", "n_q", "n_frames", "prefix_len", "fram
 
 
 class LoaderConfig(ConfigBase):
-    max_frames_per_batch: int = 4096  # padded frames per batch (batch size x longest example)
-    max_batch_size: int = 256
-    buffer_size: int = 512  # examples sorted into length buckets at a time
-    max_example_frames: int = 4000  # longer examples are skipped (and counted)
+    max_frames_per_batch: int = Field(4096, ge=1)  # padded frames per batch (batch size x longest example)
+    max_batch_size: int = Field(256, ge=1)
+    buffer_size: int = Field(512, ge=1)  # examples sorted into length buckets at a time
+    max_example_frames: int = Field(4000, ge=1)  # longer examples are skipped (and counted)
     task_weights: dict[str, float] = {}  # per-task multipliers of the sampling rate
-    alpha: float | None = None  # task resampling p_t ~ n_t ** alpha (None: as stored)
-    seed: int = 0
+    alpha: float | None = Field(None, ge=0.0)  # task resampling p_t ~ n_t ** alpha (None: as stored)
+    seed: int = Field(0, ge=0)
     reader: Literal["ray", "arrow"] = "ray"
     # stores whose data files total at most this many MB are read once and kept in memory (0: never)
     cache_mb: float = Field(256.0, ge=0.0)

@@ -45,7 +45,7 @@ class SamplingConfig(ConfigBase):
     top_k: int = Field(30, ge=0)  # 0 = no top-k cut; 1 = greedy
     top_p: float = Field(1.0, gt=0.0, le=1.0)  # nucleus cut after top-k; 1.0 = off
     temperature: float = Field(0.8, ge=0.0)  # 0 = greedy
-    seed: int = 0  # base seed; a request's own seed is derived from it and the request id
+    seed: int = Field(0, ge=0)  # base seed; a request's own seed is derived from it and the request id
 
     @property
     def greedy(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from uniaudio.config import ConfigBase
 from uniaudio.errors import UserFacingError
@@ -23,29 +23,29 @@ class ModelConfig(ConfigBase):
     """Shape and options of the multi-scale (global + local) transformer. See docs/MODEL.md."""
 
     vocab: str = "v1"  # vocabulary version (uniaudio/vocab/<vocab>.json); fixes V and the special ids
-    n_q: int = 3  # tokens per frame (codec codebooks)
-    d_model: int = 768
+    n_q: int = Field(3, ge=1)  # tokens per frame (codec codebooks)
+    d_model: int = Field(768, ge=1)
     # global (inter-frame) transformer
-    n_layer: int = 16
-    n_head: int = 12
+    n_layer: int = Field(16, ge=1)
+    n_head: int = Field(12, ge=1)
     # local (intra-frame) transformer: same width d_model, its own depth / heads
-    n_local_layer: int = 8
-    n_local_head: int = 0  # 0 = n_head
-    mlp_ratio: int = 4
+    n_local_layer: int = Field(8, ge=1)
+    n_local_head: int = Field(0, ge=0)  # 0 = n_head
+    mlp_ratio: int = Field(4, ge=1)
     bias: bool = True  # biases on Linear layers (the reference has them)
-    dropout: float = 0.0  # embedding + residual dropout (the reference parses --dropout but never uses it)
-    attn_dropout: float = 0.0  # dropout on attention probabilities
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # embedding + residual dropout (the reference parses --dropout but never uses it)
+    attn_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout on attention probabilities
     # frame embedding: "sum" of d-wide token embeddings, or the reference's "concat" of n_q d/n_q-wide ones
     frame_embedding: Literal["sum", "concat"] = "sum"
     # global -> local link: the full global state for every local position ("broadcast"), or the
     # reference's split into n_q chunks of d/n_q, each through a shared Linear(d/n_q -> d) ("chunk")
     global_to_local: Literal["broadcast", "chunk"] = "broadcast"
     positions: Literal["rope", "learned"] = "rope"  # global positions; local positions are always learned
-    rope_theta: float = 10000.0
-    max_frames: int = 8192  # size of the learned position table (unused with RoPE: it extrapolates)
+    rope_theta: float = Field(10000.0, gt=0.0)
+    max_frames: int = Field(8192, ge=1)  # size of the learned position table (unused with RoPE: it extrapolates)
     attention: Literal["causal", "prefix_lm"] = "causal"  # prefix_lm: the prefix frames see each other
-    cont_dim: int = 384  # width of continuous inputs (384 MiniLM, 768 T5-base)
-    init_std: float = 0.02
+    cont_dim: int = Field(384, ge=1)  # width of continuous inputs (384 MiniLM, 768 T5-base)
+    init_std: float = Field(0.02, gt=0.0)
 
     @property
     def local_heads(self) -> int:

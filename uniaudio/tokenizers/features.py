@@ -15,6 +15,8 @@ Frame count is ``ceil(T / 320)`` — the codec's — frame i being centred on sa
 
 from __future__ import annotations
 
+from pydantic import Field
+
 import math
 from typing import Literal
 
@@ -32,11 +34,11 @@ class FeatureConfig(ConfigBase):
     """Which frame features the semantic k-means works on (stored inside the k-means model file)."""
 
     kind: Literal["mfcc", "logmel", "hubert"] = "mfcc"
-    n_mels: int = 40
-    n_mfcc: int = 13
+    n_mels: int = Field(40, ge=1)
+    n_mfcc: int = Field(13, ge=1)
     deltas: bool = True  # append delta and delta-delta (mfcc/logmel)
     cmvn: bool = True  # per-utterance mean/variance normalisation (mfcc/logmel)
-    hubert_layer: int = 9
+    hubert_layer: int = Field(9, ge=0)
 
 
 def num_frames(num_samples: int) -> int:

@@ -38,7 +38,7 @@ class PromptConfig(ConfigBase):
     """The 3-second audio prompt rule (``prompt.py``); used when examples are built."""
 
     frames: int = Field(PROMPT_FRAMES, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 class TokenizersConfig(ConfigBase):

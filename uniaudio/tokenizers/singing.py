@@ -49,7 +49,7 @@ class SingConfig(ConfigBase):
     enabled: bool = True
     oov: Literal["espeak", "spell"] = "espeak"
     consonant_frames: int = Field(3, ge=1)
-    track: int | None = None  # MIDI instrument / MusicXML part index; None = first with notes
+    track: int | None = Field(None, ge=0)  # MIDI instrument / MusicXML part index; None = first with notes
     inventory: str = "sing_phones_v1.json"
 
 

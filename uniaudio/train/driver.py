@@ -65,8 +65,8 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
 
     t0 = time.time()
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     snap = StoreSnapshot.open(examples_uri)  # pins the Delta version for the whole run (lineage)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
     uri = resolve_tracking_uri(out)
     # A fine-tune's base model is validated before anything starts (no MLflow run for a bad base).
     init = _prepare_init(cfg, out, uri) if cfg.init_from else None

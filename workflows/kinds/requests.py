@@ -32,7 +32,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class EvalRequestsStep(ConfigBase):
     per_task: int = Field(1, ge=1)
     tasks: list[str] | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 def _order(rows: list, seed: int) -> list:

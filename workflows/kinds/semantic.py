@@ -23,7 +23,7 @@ class SemanticStep(ConfigBase):
     tasks: list[str] = Field(default_factory=lambda: ["vc"])
     max_files: int = Field(200, ge=1)
     max_frames: int = Field(500_000, ge=100)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     features: dict[str, Any] = Field(default_factory=dict)
     hubert_dir: str | None = None
 
