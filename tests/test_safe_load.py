@@ -237,3 +237,22 @@ def test_doctests():
 
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.IGNORE_EXCEPTION_DETAIL)
     assert result.attempted and not result.failed
+
+
+def test_kmeans_file_with_a_pickle_or_truncated_is_refused(tmp_path):
+    import numpy as np
+
+    from uniaudio.tokenizers.kmeans import KMeansModel
+
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, centers=np.array([Payload(marker)], dtype=object), meta=np.array("{}"))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        KMeansModel.load(evil)
+    assert not marker.exists()
+    cut = tmp_path / "cut.npz"
+    np.savez(cut, centers=np.zeros((4, 3), np.float32), meta=np.array("{}"))
+    cut.write_bytes(cut.read_bytes()[:40])
+    with pytest.raises(ValueError, match="corrupt or truncated k-means file") as e:
+        KMeansModel.load(cut)
+    assert str(cut) in _one_line(e)

@@ -95,11 +95,17 @@ class KMeansModel:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"k-means model {str(p)!r} does not exist")
-        with np.load(p, allow_pickle=False) as z:
-            if "centers" not in z or "meta" not in z:
-                raise ValueError(f"{p} is not a {FORMAT} file (needs centers and meta)")
-            centers = z["centers"].astype(np.float32)
-            meta = json.loads(str(z["meta"]))
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if "centers" not in z or "meta" not in z:
+                    raise ValueError(f"{p} is not a {FORMAT} file (needs centers and meta)")
+                centers = z["centers"].astype(np.float32)
+                meta = json.loads(str(z["meta"]))
+        except ValueError:
+            raise
+        except Exception as err:  # noqa: BLE001 - truncated zip / bad member -> one line naming the file
+            raise ValueError(f"{p}: corrupt or truncated k-means file ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0][:160] if str(err) else ''})") from None
         if meta.get("format") != FORMAT:
             raise ValueError(f"{p} is not a {FORMAT} file (format={meta.get('format')!r})")
         return cls(centers=centers, meta=meta)
