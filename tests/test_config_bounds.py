@@ -28,7 +28,11 @@ def _all_configs() -> list[type]:
         if c not in seen:
             seen.add(c)
             todo += c.__subclasses__()
-    return sorted(seen, key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    def ours(c) -> bool:  # defined in the project (not in a test or a doctest namespace)
+        mod = sys.modules.get(c.__module__)
+        return c.__module__.split(".")[0] in PACKAGES and getattr(mod, c.__qualname__.split(".")[0], None) is c
+
+    return sorted(filter(ours, seen), key=lambda c: f"{c.__module__}.{c.__qualname__}")
 
 
 def _scalar_number(ann) -> bool:
