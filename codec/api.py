@@ -194,11 +194,14 @@ class Codec:
             raise ValueError("wav holds NaN or Inf samples")
         frames = self.num_frames(lens)
         F_ = int(frames.max())
-        x = x[:, : F_ * self.hop_length] if T > F_ * self.hop_length else x
-        x = torch.nn.functional.pad(x, (0, F_ * self.hop_length - x.shape[-1]))
-        padded = lens * 0 + F_ * self.hop_length
-        samples = frames * self.hop_length  # each item rounded up to whole frames with zeros
-        uniform = bool((samples == padded).all())
+        if self.cfg.model.end_padding == "reflect":  # every conv completes its own last frame (seanet.py)
+            x = x[:, : int(lens.max())]
+            samples = lens
+        else:  # each item rounded up to whole frames with zeros
+            x = x[:, : F_ * self.hop_length] if T > F_ * self.hop_length else x
+            x = torch.nn.functional.pad(x, (0, F_ * self.hop_length - x.shape[-1]))
+            samples = frames * self.hop_length
+        uniform = bool((samples == x.shape[-1]).all())
         keep = torch.arange(x.shape[-1]).unsqueeze(0) < lens.unsqueeze(1)
         x = (x * keep).to(self.device)
         with self._autocast():

@@ -44,6 +44,9 @@ class ModelConfig(ConfigBase):
     residual_kernel_size: int = Field(3, ge=1)
     compress: int = Field(2, ge=1, description="channel reduction inside residual blocks")
     weight_norm: bool = True
+    end_padding: Literal["zeros", "reflect"] = Field(
+        "zeros", description="how the encoder completes the last frame: zeros to whole frames (this project), "
+        "or each conv's reflect padding extended to whole frames (the published SoundStream; codec/published.py)")
 
     @field_validator("strides")
     @classmethod

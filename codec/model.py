@@ -38,7 +38,7 @@ class CodecModel(nn.Module):
         shape = dict(channels=m.channels, dimension=m.dimension, strides=m.strides, kernel_size=m.kernel_size,
                      last_kernel_size=m.last_kernel_size, residual_kernel_size=m.residual_kernel_size,
                      compress=m.compress, lstm_layers=m.lstm_layers, weight_norm=wn)
-        self.encoder = SEANetEncoder(**shape)
+        self.encoder = SEANetEncoder(**shape, end_padding=m.end_padding)
         self.decoder = SEANetDecoder(**shape)
         self.quantizer = ResidualVQ(m.dimension, q.n_q, q.codebook_size, q.decay, q.epsilon, q.kmeans_iters,
                                     q.kmeans_max_frames, q.dead_threshold, seed=cfg.train.seed)

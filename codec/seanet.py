@@ -36,8 +36,15 @@ def reflect_index(q: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     return torch.where(length == 1, torch.zeros_like(idx), idx)
 
 
-def pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
-    """Reflect-pad ``x [B, C, T]`` by (left, right); with ``lengths`` the right edge of item b is lengths[b]."""
+def pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | None = None,
+          zero_extend: bool = False, item_right: torch.Tensor | None = None) -> torch.Tensor:
+    """Reflect-pad ``x [B, C, T]`` by (left, right); with ``lengths`` the right edge of item b is lengths[b].
+
+    ``zero_extend``: an item no longer than its padding is first extended with zeros to one sample
+    more than the padding and reflected about that end (the published SoundStream's rule for very
+    short inputs); ``item_right [B]`` is each item's own right padding for that rule (default
+    ``right``). Without it the mirror folds again (see :func:`reflect_index`).
+    """
     if left == 0 and right == 0:
         return x
     T = x.shape[-1]
@@ -45,12 +52,21 @@ def pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | None =
         return F.pad(x, (left, right), mode="reflect")
     if lengths is None:
         lengths = torch.full((x.shape[0],), T, device=x.device, dtype=torch.long)
+    lengths = lengths.to(x.device).long().unsqueeze(1)
     q = torch.arange(-left, T + right, device=x.device).unsqueeze(0)  # [1, T']
-    idx = reflect_index(q, lengths.to(x.device).long().unsqueeze(1))  # [B, T']
-    return torch.gather(x, 2, idx.unsqueeze(1).expand(-1, x.shape[1], -1))
+    if not zero_extend:
+        idx = reflect_index(q, lengths)  # [B, T']
+        return torch.gather(x, 2, idx.unsqueeze(1).expand(-1, x.shape[1], -1))
+    own = torch.full_like(lengths, right) if item_right is None else item_right.to(x.device).long().unsqueeze(1)
+    short = own.clamp_min(left) + 1
+    idx = reflect_index(q, torch.where(lengths < short, short, lengths))
+    x = F.pad(x, (0, max(0, int(short.max()) - T)))
+    out = torch.gather(x, 2, idx.unsqueeze(1).expand(-1, x.shape[1], -1))
+    return out * (idx < lengths).unsqueeze(1).to(out.dtype)
 
 
-def elu_pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
+def elu_pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | None = None,
+              zero_extend: bool = False, item_right: torch.Tensor | None = None) -> torch.Tensor:
     """``pad1d(F.elu(x), left, right, lengths)``; at inference, one memory pass instead of two.
 
     ELU commutes with reflect padding, so without autograd the activation is written straight into
@@ -60,7 +76,7 @@ def elu_pad1d(x: torch.Tensor, left: int, right: int, lengths: torch.Tensor | No
     """
     T = x.shape[-1]
     if torch.is_grad_enabled() or lengths is not None or T <= max(left, right) or (left == 0 and right == 0):
-        return pad1d(F.elu(x), left, right, lengths)
+        return pad1d(F.elu(x), left, right, lengths, zero_extend, item_right)  # ELU(0) = 0 commutes
     buf = x.new_empty(x.shape[:-1] + (T + left + right,))
     torch.ops.aten.elu.out(x, 1.0, 1, 1, out=buf[..., left : left + T])
     if left:
@@ -102,21 +118,37 @@ def _norm(module: nn.Conv1d | nn.ConvTranspose1d, use: bool) -> nn.Module:
 
 
 class PadConv1d(nn.Module):
-    """Conv1d with non-causal reflect padding ("same" length, or T/stride when T is a multiple of it)."""
+    """Conv1d with non-causal reflect padding ("same" length, or T/stride when T is a multiple of it).
+
+    ``extend`` (the published SoundStream's rule, set by an encoder with ``end_padding="reflect"``):
+    the right padding grows so that the last output frame is complete, T -> ceil(T / stride) frames
+    for any T, and items shorter than the padding are zero-extended first (:func:`pad1d`).
+    """
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1, wn: bool = True):
         super().__init__()
         self.conv = _norm(nn.Conv1d(cin, cout, kernel, stride=stride, dilation=dilation), wn)
-        total = (kernel - 1) * dilation - (stride - 1)
-        self.pad_right = total // 2
-        self.pad_left = total - self.pad_right
+        self.kernel = (kernel - 1) * dilation + 1  # effective
+        self.total = self.kernel - stride
+        self.pad_right = self.total // 2
+        self.pad_left = self.total - self.pad_right
         self.stride = stride
+        self.extend = False
+
+    def right_padding(self, T):
+        """The right padding for a ``T``-long input (int or tensor of lengths; with ``extend``: up to
+        the last whole frame)."""
+        if not self.extend:
+            return self.pad_right
+        frames = -((self.kernel - self.total - T) // self.stride) + 1  # ceil((T - k + total) / s) + 1
+        return self.pad_right + (frames - 1) * self.stride + self.kernel - self.total - T
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, elu: bool = False) -> torch.Tensor:
         """``elu=True`` applies ELU to the input first (fused with the padding at inference)."""
-        if elu:
-            return self.conv(elu_pad1d(x, self.pad_left, self.pad_right, lengths))
-        return self.conv(pad1d(x, self.pad_left, self.pad_right, lengths))
+        right = self.right_padding(x.shape[-1])
+        own = self.right_padding(lengths) if self.extend and lengths is not None else None
+        pad = elu_pad1d if elu else pad1d
+        return self.conv(pad(x, self.pad_left, right, lengths, self.extend, own))
 
 
 class PadConvTranspose1d(nn.Module):
@@ -166,19 +198,26 @@ class SLSTM(nn.Module):
         return y.permute(1, 2, 0) + x
 
 
-def _scale(lengths: torch.Tensor | None, factor: float) -> torch.Tensor | None:
+def _scale(lengths: torch.Tensor | None, stride: int, ceil: bool) -> torch.Tensor | None:
+    """Valid frames after a strided conv: floor(L / s), or ceil(L / s) when the conv extends its padding."""
     if lengths is None:
         return None
-    return torch.div(lengths, factor, rounding_mode="floor").long() if factor >= 1 else (lengths * round(1 / factor)).long()
+    return (-torch.div(-lengths, stride, rounding_mode="floor") if ceil else torch.div(lengths, stride, rounding_mode="floor")).long()
 
 
 class SEANetEncoder(nn.Module):
-    """``wav [B, 1, T]`` (T a multiple of prod(strides)) -> ``latents [B, D, T / prod(strides)]``."""
+    """``wav [B, 1, T]`` (T a multiple of prod(strides)) -> ``latents [B, D, T / prod(strides)]``.
+
+    ``end_padding="reflect"`` (the published SoundStream): any T, ``ceil(T / hop)`` frames, each
+    conv extending its own reflect padding to whole frames; ``"zeros"``: the caller zero-pads to
+    whole frames (:meth:`codec.api.Codec.encode`).
+    """
 
     def __init__(self, channels: int = 32, dimension: int = 128, strides: list[int] = (2, 4, 5, 8),
                  kernel_size: int = 7, last_kernel_size: int = 7, residual_kernel_size: int = 3,
-                 compress: int = 2, lstm_layers: int = 2, weight_norm: bool = True):
+                 compress: int = 2, lstm_layers: int = 2, weight_norm: bool = True, end_padding: str = "zeros"):
         super().__init__()
+        self.end_padding = end_padding
         self.strides = list(strides)
         self.hop_length = math.prod(self.strides)
         self.conv_in = PadConv1d(1, channels, kernel_size, wn=weight_norm)
@@ -191,14 +230,18 @@ class SEANetEncoder(nn.Module):
             ch *= 2
         self.lstm = SLSTM(ch, lstm_layers)
         self.conv_out = PadConv1d(ch, dimension, last_kernel_size, wn=weight_norm)
+        for m in self.modules():
+            if isinstance(m, PadConv1d):
+                m.extend = end_padding == "reflect"
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``lengths``: valid samples per item (multiples of the hop), or None when all are full."""
+        """``lengths``: valid samples per item (multiples of the hop unless ``end_padding="reflect"``),
+        or None when all are full."""
         x = self.conv_in(wav, lengths)
         for block, down, s in zip(self.blocks, self.downs, self.strides):
             x = block(x, lengths)
             x = down(x, lengths, elu=True)
-            lengths = _scale(lengths, s)
+            lengths = _scale(lengths, s, ceil=self.end_padding == "reflect")
         x = self.lstm(x)
         return self.conv_out(x, lengths, elu=True)
 
