@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from pipelines.sources.context import ReadContext
+from pipelines.sources.language import stamp_language
 from pipelines.sources.manifest import ReadResult
 from pipelines.sources.registry import get_reader
 from pipelines.sources.spec import DatasetEntry, DatasetSpec
@@ -39,6 +40,8 @@ def read_dataset(entry: DatasetEntry) -> ReadResult:
         raise ConfigError(f"dataset {entry.name!r}: root {entry.root!r} is not a folder")
     ctx = ReadContext(entry.name, root, policy=opts.fingerprint, probe_audio=opts.probe_audio)
     reader.read(ctx, ctx.root, opts)
+    if entry.language:
+        stamp_language(ctx, entry.language)
     return ctx.result
 
 

@@ -6,7 +6,7 @@ misspelt option in a dataset spec is a :class:`~uniaudio.config.ConfigError` nam
 Built-in readers register on import; :func:`get_reader` imports them on first use.
 
 >>> sorted(reader_names())[:3]
-['captions', 'kaldi', 'libritts']
+['aishell3', 'captions', 'kaldi']
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ _BUILTIN_MODULES = (
     "pipelines.sources.manifest_file",
     "pipelines.sources.captions",
     "pipelines.sources.singing",
+    "pipelines.sources.opencpop",
+    "pipelines.sources.m4singer",
+    "pipelines.sources.aishell3",
 )
 
 

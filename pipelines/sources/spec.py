@@ -7,6 +7,7 @@ datasets:
     root: data/libri_small     # relative roots resolve against the spec file's folder
     tasks: [tts, vc]
     options: {data_dir: data/train}
+    language: en-us            # optional: the transcripts' language (G2P); zh / cmn = Mandarin (pinyin)
 ```
 
 The reader name and its options are validated when the spec is loaded, so a typo fails before any
@@ -53,6 +54,7 @@ class DatasetEntry(_Strict):
     root: str
     tasks: list[str]
     options: dict[str, Any] = {}
+    language: str | None = None  # stamped as extra["language"] on every row (pipelines.sources.language)
 
     @field_validator("name")
     @classmethod

@@ -5,7 +5,10 @@ phones for TTS-like tasks, UTF-8 text ids for ASR, semantic units for VC, captio
 embeddings (float16, :func:`pipelines.schema.pack_f16`) for text-to-sound/music, audio edit and
 instructed TTS, and lyric phones + MIDI on the 50 Hz grid for singing. Text embeddings run batched over
 the block. A :class:`~uniaudio.tokenizers.TokenizeError` quarantines the row with stage
-``tokenize:<name>`` and the tokenizer's reason (``g2p_failed``, ``no_notes``, ...).
+``tokenize:<name>`` and the tokenizer's reason (``g2p_failed``, ``no_notes``, ...). A row's
+``extra["language"]`` (its dataset's ``language`` in the spec) picks the G2P (Mandarin -> pinyin);
+``extra["pinyin"]`` (a corpus's own annotation) is read instead of G2P'ing the text; ``extra["score"]``
+(a phone-aligned singing annotation) replaces the notes file (:mod:`uniaudio.tokenizers.sing_aligned`).
 
 Models (MiniLM, k-means, CMUdict) load lazily once per worker process (``cached_asset``), and Ray
 reuses task worker processes, so a model loads once per worker, not once per block.
@@ -80,6 +83,7 @@ def _run(row: dict[str, Any], name: str, fn) -> Any:
 def tokenize_rows(rows: list[dict[str, Any]], tok_cfg_json: str, frame_hop: int = 320) -> list[dict[str, Any]]:
     """Fill the modality columns of the good rows in ``rows`` (in place); returns ``rows``."""
     from uniaudio.tokenizers import SingInput
+    from uniaudio.tokenizers.sing_aligned import AlignedScore
 
     toks = _tokenizers(tok_cfg_json)
     embed: dict[str, list[int]] = {"caption": [], "instruction": []}
@@ -87,8 +91,10 @@ def tokenize_rows(rows: list[dict[str, Any]], tok_cfg_json: str, frame_hop: int 
         if not is_ok(row):
             continue
         mods = modalities_for(row["tasks"])
+        extra = json.loads(row.get("extra_json") or "{}")
+        lang = extra.get("language")
         if "phones" in mods:
-            seq = _run(row, "phone", lambda: toks["phone"].tokenize(row["text"]))
+            seq = _run(row, "phone", lambda: toks["phone"].tokenize(extra.get("pinyin") or row["text"], language=lang))
             row["phones"] = None if seq is None else np.asarray(seq.ids, dtype=np.int16)
         if "text_ids" in mods and is_ok(row):
             row["text_ids"] = _run(row, "text", lambda: toks["text"].tokenize(row["text"]))
@@ -96,9 +102,9 @@ def tokenize_rows(rows: list[dict[str, Any]], tok_cfg_json: str, frame_hop: int 
             row["semantic"] = _run(row, "semantic", lambda: toks["semantic"].tokenize(wav_of(row).copy()))
         if "singing" in mods and is_ok(row):
             n_frames = -(-len(wav_of(row)) // frame_hop)
-            item = SingInput(notes=row["notes_uri"], lyrics=row["lyrics"], num_frames=n_frames,
-                             offset_s=-(row.get("start_s") or 0.0))
-            seq = _run(row, "sing", lambda: toks["sing"].tokenize(item))
+            seq = _run(row, "sing", lambda: toks["sing"].tokenize(SingInput(
+                notes=row["notes_uri"], lyrics=row["lyrics"], num_frames=n_frames, offset_s=-(row.get("start_s") or 0.0),
+                language=lang, aligned=AlignedScore.from_dict(extra["score"]) if extra.get("score") else None)))
             if seq is not None:
                 row["sing_phone"], row["sing_midi"] = seq.phone_ids, seq.midi_ids
         for field in embed:

@@ -175,7 +175,7 @@ def test_spec_loading_roots_and_errors(corpus, tmp_path):
     with pytest.raises(ConfigError, match="repeated: x"):
         DatasetSpec(datasets=[dict(name="x", reader="manifest", root="/r", tasks=["tts"])] * 2)
     spec_file.write_text("datasets:\n  - {name: ds, reader: nope, root: ds, tasks: [tts]}\n")
-    with pytest.raises(ConfigError, match="accepted readers: captions, kaldi"):
+    with pytest.raises(ConfigError, match="accepted readers: aishell3, captions, kaldi"):
         load_dataset_spec(spec_file)
     with pytest.raises(ConfigError, match="not a folder"):
         read_dataset(DatasetEntry(name="x", reader="manifest", root=str(tmp_path / "nope"), tasks=["tts"]))

@@ -60,7 +60,8 @@ def test_tokenizers_pickle_small_after_use():
         assert pickle.loads(blob).version == tok.version
 
 
-MODULES = ["arpabet", "features", "g2p", "inventory", "kmeans", "phones", "prompt", "registry", "text", "__init__"]
+MODULES = ["arpabet", "features", "g2p", "inventory", "kmeans", "phones", "pinyin", "prompt", "registry", "sing_aligned", "text",
+           "__init__"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,9 +7,10 @@ phones. The files are append-only: symbols already present keep their ids; new o
 sorted order. Re-running with the same espeak-ng and CMUdict is a no-op.
 
 Layout of ``phones_v1.json``: ``<unk>``, ``|`` (word boundary), ``<sil>`` (pause), stress marks
-``ˈ ˌ``, the espeak-ng IPA phones of :data:`DEFAULT_LANGUAGES`, then the ARPAbet set (vowels with and
-without stress digits). ``sing_phones_v1.json``: ``<unk>``, ``SP`` (silence/rest), ``AP`` (breath),
-then ARPAbet without stress.
+``ˈ ˌ``, the espeak-ng IPA phones of :data:`DEFAULT_LANGUAGES`, the ARPAbet set (vowels with and
+without stress digits), then the Mandarin speech phones (``pinyin.speech_symbols``: initials ``zh-``,
+toned finals ``ang1``). ``sing_phones_v1.json``: ``<unk>``, ``SP`` (silence/rest), ``AP`` (breath),
+ARPAbet without stress, then the OpenCpop-style Mandarin singing phones (``pinyin.sing_symbols``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .arpabet import ARPABET_CONSONANTS, ARPABET_VOWELS, arpabet_symbols
 from .inventory import UNK
+from .pinyin import sing_symbols, speech_symbols
 
 DEFAULT_LANGUAGES = ("en-us", "en-gb", "de", "fr-fr", "es", "it")
 DATA_DIR = Path(__file__).with_name("data")
@@ -57,12 +59,12 @@ def merge(existing: list[str], wanted: list[str]) -> list[str]:
 
 def build_phone_inventory(languages: tuple[str, ...], existing: list[str] | None = None) -> list[str]:
     head = [UNK, "|", "<sil>", "ˈ", "ˌ"]
-    return merge(existing or head, head + espeak_phones(languages) + arpabet_symbols())
+    return merge(existing or head, head + espeak_phones(languages) + arpabet_symbols() + list(speech_symbols()))
 
 
 def build_sing_inventory(existing: list[str] | None = None) -> list[str]:
     head = [UNK, "SP", "AP"]
-    return merge(existing or head, head + list(ARPABET_VOWELS) + list(ARPABET_CONSONANTS))
+    return merge(existing or head, head + list(ARPABET_VOWELS) + list(ARPABET_CONSONANTS) + list(sing_symbols()))
 
 
 def _update(path: Path, build) -> None:

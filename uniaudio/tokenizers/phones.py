@@ -4,7 +4,10 @@ Sequence format (symbols): the phones of each word, ``|`` between two words, and
 punctuation (``, . ; : ! ? …`` and brackets/quotes), which also separates the words around it.
 Consecutive pauses merge into one, a leading pause is dropped, a trailing one kept (it marks the end of
 a sentence). Backends (``g2p.py``): ``espeak`` (IPA, stress marks ``ˈ``/``ˌ`` as their own symbols,
-any espeak-ng language) and ``cmudict`` (ARPAbet with stress digits, English only).
+any espeak-ng language), ``cmudict`` (ARPAbet with stress digits, English only) and ``pinyin``
+(Mandarin initials/finals with tones, :mod:`uniaudio.tokenizers.pinyin`). A dataset's ``language``
+(the dataset spec) picks the backend per row: Mandarin (``zh``, ``cmn``...) always goes through pinyin,
+another language than English through espeak-ng with that language, English through ``backend``.
 
 >>> tok = PhoneTokenizer(PhoneConfig(backend="cmudict"))
 >>> tok.tokenize("The cat sat.").symbols
@@ -25,6 +28,7 @@ from uniaudio.config import ConfigBase
 from .base import TokenizeError, Tokenizer
 from .g2p import CmudictG2P, EspeakG2P, split_text
 from .inventory import Inventory, load_inventory
+from .pinyin import PinyinG2P, is_mandarin
 
 WORD_BOUNDARY = "|"
 PAUSE = "<sil>"
@@ -35,7 +39,7 @@ class PhoneConfig(ConfigBase):
     """Settings of the phone tokenizer."""
 
     enabled: bool = True
-    backend: Literal["espeak", "cmudict"] = "espeak"
+    backend: Literal["espeak", "cmudict", "pinyin"] = "espeak"
     language: str = "en-us"  # espeak-ng language (the cmudict backend is English and ignores it)
     stress: bool = True
     oov: Literal["espeak", "spell"] = "espeak"  # cmudict backend: how to pronounce words CMUdict lacks
@@ -80,9 +84,13 @@ class PhoneTokenizer(Tokenizer):
     def __init__(self, cfg: PhoneConfig | None = None):
         self.cfg = cfg or PhoneConfig()
         if self.cfg.backend == "espeak":
-            self._g2p: EspeakG2P | CmudictG2P = EspeakG2P(self.cfg.language, self.cfg.stress)
+            self._g2p: EspeakG2P | CmudictG2P | PinyinG2P = EspeakG2P(self.cfg.language, self.cfg.stress)
+        elif self.cfg.backend == "pinyin":
+            self._g2p = PinyinG2P()
         else:
             self._g2p = CmudictG2P(self.cfg.stress, self.cfg.oov)
+        self._pinyin = self._g2p if isinstance(self._g2p, PinyinG2P) else PinyinG2P()
+        self._other: dict[str, EspeakG2P] = {}
         self._inventory: Inventory | None = None
 
     @property
@@ -92,18 +100,27 @@ class PhoneTokenizer(Tokenizer):
         return self._inventory
 
     def _version_payload(self) -> dict:
-        return {"cfg": self.cfg.to_dict(), "inventory": self.inventory.digest, "backend": self._g2p.backend_version()}
+        return {"cfg": self.cfg.to_dict(), "inventory": self.inventory.digest, "backend": self._g2p.backend_version(),
+                "mandarin": self._pinyin.backend_version()}
 
-    def symbols(self, text: str) -> tuple[list[str], int, int]:
-        """Text -> (symbols, number of words, number of OOV words); no inventory lookup."""
+    def symbols(self, text: str, language: str | None = None) -> tuple[list[str], int, int]:
+        """Text -> (symbols, number of words, number of OOV words); no inventory lookup. ``language``
+        (the dataset's) overrides the backend as the module doc says."""
         if not isinstance(text, str) or not text.strip():
             raise TokenizeError("empty_text", "the transcript is empty or whitespace")
+        if is_mandarin(language) or (language is None and isinstance(self._g2p, PinyinG2P)):
+            return self._pinyin.symbols(text)
+        g2p = self._g2p
+        if language and not language.lower().startswith("en") and language != self.cfg.language:
+            g2p = self._other.setdefault(language, EspeakG2P(language, self.cfg.stress))
         items = split_text(text)
         words = [t for k, t in items if k == "word"]
-        if isinstance(self._g2p, CmudictG2P):
-            phones, n_oov = self._g2p.words(words)
+        if isinstance(g2p, CmudictG2P):
+            phones, n_oov = g2p.words(words)
+        elif isinstance(g2p, EspeakG2P):
+            phones, n_oov = g2p.words(words), 0
         else:
-            phones, n_oov = self._g2p.words(words), 0
+            raise TokenizeError("g2p_failed", f"the pinyin backend reads Mandarin only, not language {language!r}")
         out: list[str] = []
         n_words = 0
         it = iter(phones)
@@ -121,8 +138,8 @@ class PhoneTokenizer(Tokenizer):
             raise TokenizeError("g2p_failed", f"no pronounceable word in {text[:80]!r}")
         return out, n_words, n_oov
 
-    def tokenize(self, text: str) -> PhoneSequence:
-        syms, n_words, n_oov = self.symbols(text)
+    def tokenize(self, text: str, language: str | None = None) -> PhoneSequence:
+        syms, n_words, n_oov = self.symbols(text, language)
         ids, unk = self.inventory.encode(syms)
         if len(ids) and sum(unk.values()) / len(ids) > self.cfg.max_unk_fraction:
             raise TokenizeError("too_many_unknown_phones", f"{sum(unk.values())}/{len(ids)} not in {self.inventory.name}: {dict(unk.most_common(5))}")

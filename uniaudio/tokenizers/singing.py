@@ -18,6 +18,12 @@ Rule (deterministic):
 4. Within a syllable's note frames: each consonant gets ``consonant_frames`` frames (60 ms at 3),
    reduced so consonants take at most half; the vowel fills the rest. When even one frame per consonant
    does not fit, the vowel keeps one frame and the consonants that do not fit are dropped (counted).
+
+Mandarin lyrics (``SingInput.language`` ``zh``/``cmn``, from the dataset spec) take rule 2 from pinyin:
+one syllable per character, its initial the onset and its final the nucleus (OpenCpop's phone set,
+:func:`uniaudio.tokenizers.pinyin.sing_syllable`). A phone-aligned score (``SingInput.aligned``: the
+OpenCpop / M4Singer annotation) replaces rules 1-4 with the annotated timing
+(:mod:`uniaudio.tokenizers.sing_aligned`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from .arpabet import ARPABET_VOWELS
 from .base import TokenizeError, Tokenizer
 from .g2p import CmudictG2P, split_text
 from .inventory import Inventory, load_inventory
+from .pinyin import PinyinG2P, is_mandarin
 from .score import Note, read_notes
+from .sing_aligned import AlignedScore
 
 FRAME_RATE = 50
 REST = 128
@@ -62,6 +70,8 @@ class SingInput:
     lyrics: str
     num_frames: int | None = None
     offset_s: float = 0.0  # audio time of score time 0
+    language: str | None = None  # the dataset's language: Mandarin lyrics go through pinyin
+    aligned: AlignedScore | None = None  # phone-level annotation (OpenCpop, M4Singer): used instead of notes
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ class SingTokenizer(Tokenizer):
     def __init__(self, cfg: SingConfig | None = None):
         self.cfg = cfg or SingConfig()
         self._g2p = CmudictG2P(stress=False, oov=self.cfg.oov)
+        self._pinyin = PinyinG2P()
         self._inventory: Inventory | None = None
 
     @property
@@ -151,11 +162,17 @@ class SingTokenizer(Tokenizer):
     def _version_payload(self) -> dict:
         cfg = self.cfg.to_dict()
         cfg.pop("enabled")
-        return {"cfg": cfg, "inventory": self.inventory.digest, "g2p": self._g2p.backend_version(), "frame_rate": FRAME_RATE}
+        return {"cfg": cfg, "inventory": self.inventory.digest, "g2p": self._g2p.backend_version(),
+                "mandarin": self._pinyin.backend_version(), "frame_rate": FRAME_RATE}
 
-    def syllables(self, lyrics: str) -> list[Syllable]:
+    def syllables(self, lyrics: str, language: str | None = None) -> list[Syllable]:
         if not isinstance(lyrics, str) or not lyrics.strip():
             raise TokenizeError("empty_text", "the lyrics are empty or whitespace")
+        if is_mandarin(language):
+            sylls = [(ph[:-1], ph[-1], []) for ph in self._pinyin.lyric_syllables(lyrics)]
+            if not sylls:
+                raise TokenizeError("g2p_failed", f"no Mandarin syllable in lyrics {lyrics[:80]!r}")
+            return sylls
         words = [t for k, t in split_text(lyrics) if k == "word"]
         per_word, _ = self._g2p.words(words)
         sylls = [s for ws in per_word for w in ws for s in syllabify(w)]
@@ -164,10 +181,16 @@ class SingTokenizer(Tokenizer):
         return sylls
 
     def tokenize(self, item: SingInput) -> SingSequence:
+        if item.aligned is not None:
+            phones_f, midi_f, truncated = item.aligned.frames(item.num_frames)
+            ids, unk = self.inventory.encode(phones_f)
+            return SingSequence(ids, np.asarray(midi_f, dtype=np.int16), item.aligned.n_notes,
+                                item.aligned.n_syllables,
+                                0, truncated, dict(unk))
         notes = read_notes(item.notes, self.cfg.track) if isinstance(item.notes, (str, Path)) else list(item.notes)
         if not notes:
             raise TokenizeError("no_notes", "the score has no notes")
-        sylls = self.syllables(item.lyrics)
+        sylls = self.syllables(item.lyrics, item.language)
         spans = note_frames(notes, item.offset_s)
         total = spans[-1][1] if item.num_frames is None else int(item.num_frames)
         phones = [SILENCE] * total
