@@ -1,8 +1,11 @@
-"""``uniaudio import-reference codec DIR --out OUT``: bring the published UniAudio checkpoints into this project.
+"""``uniaudio import-reference KIND ...``: import the published UniAudio checkpoints (docs/REFERENCE_MODELS.md).
 
+    uniaudio import-reference lm EXP_DIR [--checkpoint FILE] --out OUT    # LM experiment dir -> exported model
     uniaudio import-reference codec universal_model/ --out codecs/published   # then --codec codecs/published
 
-See docs/REFERENCE_MODELS.md for the published files and the worked path.
+Every kind reads the published files without running code from them and writes what this project's
+commands already open. See docs/REFERENCE_MODELS.md for the published files and the worked path. One subcommand per published artifact; each registers itself below with an
+``_add_<kind>(sub)`` function that sets ``_kind_run``.
 """
 
 from __future__ import annotations
@@ -10,20 +13,45 @@ from __future__ import annotations
 import argparse
 
 NAME = "import-reference"
-HELP = "import the published UniAudio checkpoints (codec, ...) into this project's formats"
+HELP = "import the published UniAudio checkpoints (LM, codec, phone table, semantic tokenizer)"
 ORDER = 90
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="import_command", metavar="KIND")
-    sub.required = True
+def _add_lm(sub) -> None:
+    p = sub.add_parser("lm", help="published LM experiment dir (config.yaml + ep<N>.checkpoint) -> exported model",
+                       description="Read the training arguments and token_list of EXP_DIR/config.yaml and the model "
+                       "weights of its checkpoint (weights-only), translate the token ids by name, and write a model "
+                       "export (generate --model / evaluate / train --init-from) plus OUT/import_report.json.")
+    p.add_argument("exp_dir", metavar="EXP_DIR", help="the published experiment dir (config.yaml + checkpoints)")
+    p.add_argument("--checkpoint", metavar="FILE", help="checkpoint to import (default: the highest ep<N>.checkpoint)")
+    p.add_argument("--out", required=True, metavar="OUT", help="exported model directory to write")
+    p.add_argument("--codec", metavar="DIR", help="codec the LM's tokens came from (an imported codec dir): recorded "
+                   "in the lineage, so generate needs no --codec")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else OUT/_mlflow)")
+    p.set_defaults(_kind_run=_run_lm)
+
+
+def _run_lm(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from uniaudio.reference.lm_import import import_lm
+
+    extra = {}
+    if args.codec:
+        from codec import Codec
+
+        codec = Codec.load(args.codec)
+        extra = {"codec_dir": str(Path(args.codec).resolve()), "codec_hash": codec.content_hash}
+    result = import_lm(args.exp_dir, args.out, args.checkpoint, lineage_extra=extra, tracking_uri=args.tracking_uri)
+    print(result.summary())
+    return 0
+
+
+def _add_codec(sub) -> None:
     c = sub.add_parser("codec", help="published codec dir (config.yaml + model.pth) -> a codec checkpoint dir")
     c.add_argument("source", metavar="DIR", help="the unpacked universal_model (config.yaml + model.pth)")
     c.add_argument("--out", required=True, help="codec checkpoint dir to write (codec.json + codec.safetensors)")
-
-
-def run(args: argparse.Namespace) -> int:
-    return {"codec": _codec}[args.import_command](args)
+    c.set_defaults(_kind_run=_codec)
 
 
 def _codec(args: argparse.Namespace) -> int:
@@ -36,3 +64,14 @@ def _codec(args: argparse.Namespace) -> int:
           f"{cfg.quantizer.n_q} x {cfg.quantizer.codebook_size} codebooks) -> {out} "
           f"(codec {meta['content_hash'][:12]}; 1.5 kbps = --n-q 3, 6 kbps = --n-q 12)")
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="reference_kind", metavar="KIND")
+    sub.required = True
+    _add_lm(sub)
+    _add_codec(sub)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._kind_run(args) or 0)

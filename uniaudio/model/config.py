@@ -33,6 +33,7 @@ class ModelConfig(ConfigBase):
     n_local_head: int = Field(0, ge=0)  # 0 = n_head
     mlp_ratio: int = Field(4, ge=1)
     bias: bool = True  # biases on Linear layers (the reference has them)
+    key_bias: bool = True  # with bias: also on the attention key projection (the published checkpoints have none)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # embedding + residual dropout (the reference parses --dropout but never uses it)
     attn_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout on attention probabilities
     # frame embedding: "sum" of d-wide token embeddings, or the reference's "concat" of n_q d/n_q-wide ones

@@ -32,9 +32,9 @@ def _vocab_size(config: ModelConfig, vocab_size: int | None) -> int:
     return vocab_size if vocab_size is not None else load_vocab(config.vocab).size
 
 
-def _block_params(d: int, ratio: int, bias: bool) -> int:
+def _block_params(d: int, ratio: int, bias: bool, key_bias: bool = True) -> int:
     weights = (4 + 2 * ratio) * d * d  # qkv 3d^2, proj d^2, mlp 2 r d^2
-    biases = (3 + 1 + ratio + 1) * d if bias else 0
+    biases = ((3 if key_bias else 2) + 1 + ratio + 1) * d if bias else 0
     return weights + biases + 4 * d  # two LayerNorms
 
 
@@ -43,7 +43,7 @@ def count_params(config: ModelConfig, vocab_size: int | None = None) -> dict[str
     e.g. 4212 to compare with the reference's recipe vocabulary)."""
     c, v = config, _vocab_size(config, vocab_size)
     d, n_q = c.d_model, c.n_q
-    stack = lambda n: n * _block_params(d, c.mlp_ratio, c.bias) + 2 * d  # noqa: E731 (final LayerNorm)
+    stack = lambda n: n * _block_params(d, c.mlp_ratio, c.bias, c.key_bias) + 2 * d  # noqa: E731 (final LayerNorm)
     link_in = d if c.global_to_local == "broadcast" else d // n_q
     emb_w = d if c.frame_embedding == "sum" else d // n_q
     parts = {

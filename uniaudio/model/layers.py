@@ -81,6 +81,20 @@ def sdpa_core(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: f
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
 
 
+class KeylessBiasQKV(nn.Linear):
+    """The fused qkv projection with biases on the query and value parts only (``key_bias=False``): the
+    published UniAudio blocks (Whisper-style) have no key bias, and an imported model must stay so while
+    fine-tuning. Its own module, so ZeRO-3's gather hooks see the bias parameters where they are used."""
+
+    def __init__(self, d: int):
+        super().__init__(d, 3 * d, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(d))
+        self.v_bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias]))
+
+
 class Attention(nn.Module):
     """Multi-head self-attention with a fused qkv projection.
 
@@ -88,10 +102,10 @@ class Attention(nn.Module):
     formulation (``benchmarks/model_step.py`` does, to time the materialised-matrix version).
     """
 
-    def __init__(self, d: int, n_head: int, bias: bool, attn_dropout: float, dropout: float):
+    def __init__(self, d: int, n_head: int, bias: bool, attn_dropout: float, dropout: float, key_bias: bool = True):
         super().__init__()
         self.n_head, self.head_dim = n_head, d // n_head
-        self.qkv = nn.Linear(d, 3 * d, bias=bias)
+        self.qkv = nn.Linear(d, 3 * d, bias=bias) if key_bias or not bias else KeylessBiasQKV(d)
         self.proj = nn.Linear(d, d, bias=bias)
         self.attn_dropout = attn_dropout
         self.resid_drop = nn.Dropout(dropout)
@@ -131,10 +145,11 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: ``x + attn(ln(x))``, then ``x + mlp(ln(x))``."""
 
-    def __init__(self, d: int, n_head: int, mlp_ratio: int, bias: bool, attn_dropout: float, dropout: float):
+    def __init__(self, d: int, n_head: int, mlp_ratio: int, bias: bool, attn_dropout: float, dropout: float,
+                 key_bias: bool = True):
         super().__init__()
         self.ln_attn = nn.LayerNorm(d)
-        self.attn = Attention(d, n_head, bias, attn_dropout, dropout)
+        self.attn = Attention(d, n_head, bias, attn_dropout, dropout, key_bias)
         self.ln_mlp = nn.LayerNorm(d)
         self.mlp = MLP(d, mlp_ratio, bias, dropout)
 
@@ -146,9 +161,10 @@ class Block(nn.Module):
 class Stack(nn.Module):
     """``n`` blocks and a final LayerNorm; passes the same mask / positions / cache slot to every layer."""
 
-    def __init__(self, n: int, d: int, n_head: int, mlp_ratio: int, bias: bool, attn_dropout: float, dropout: float):
+    def __init__(self, n: int, d: int, n_head: int, mlp_ratio: int, bias: bool, attn_dropout: float, dropout: float,
+                 key_bias: bool = True):
         super().__init__()
-        self.blocks = nn.ModuleList(Block(d, n_head, mlp_ratio, bias, attn_dropout, dropout) for _ in range(n))
+        self.blocks = nn.ModuleList(Block(d, n_head, mlp_ratio, bias, attn_dropout, dropout, key_bias) for _ in range(n))
         self.ln_f = nn.LayerNorm(d)
         self.n_head, self.head_dim = n_head, d // n_head
 

@@ -44,11 +44,12 @@ class MultiScaleLM(nn.Module):
         self.cont_proj = nn.Linear(c.cont_dim, d)
         self.pos_emb = nn.Embedding(c.max_frames, d) if c.positions == "learned" else None
         self.drop = nn.Dropout(c.dropout)
-        self.global_stack = Stack(c.n_layer, d, c.n_head, c.mlp_ratio, c.bias, c.attn_dropout, c.dropout)
+        self.global_stack = Stack(c.n_layer, d, c.n_head, c.mlp_ratio, c.bias, c.attn_dropout, c.dropout, c.key_bias)
         self.g2l = nn.Linear(d if c.global_to_local == "broadcast" else d // n_q, d, bias=c.bias)
         self.local_emb = nn.Embedding(V, d)
         self.local_pos = nn.Parameter(torch.zeros(n_q, d))
-        self.local_stack = Stack(c.n_local_layer, d, c.local_heads, c.mlp_ratio, c.bias, c.attn_dropout, c.dropout)
+        self.local_stack = Stack(c.n_local_layer, d, c.local_heads, c.mlp_ratio, c.bias, c.attn_dropout, c.dropout,
+                                 c.key_bias)
         self.head = VocabHead(d, V, bias=False)
         init_weights(self, c.init_std, c.n_layer)
         init_weights(self.local_stack, c.init_std, c.n_local_layer)
