@@ -8,7 +8,8 @@ Pure functions over mono float32 numpy arrays at 16 kHz (deterministic given a
 * :func:`pick_enrolment` - another utterance of the target speaker, never the target itself;
 * :func:`sample_rir_params` / :func:`render_rir` / :func:`reverberate` - pyroomacoustics shoebox
   rooms with random size and RT60; the target is the dry speech;
-* :func:`audio_edit` - add / drop a sound event with an instruction ("Add the sound of ...");
+* :func:`audio_edit` - add / drop a sound event with an instruction ("Add the sound of ..."); replace,
+  inpaint and super-resolution (the rest of AUDIT's edits) in :mod:`pipelines.simulation.audit`;
 * :func:`pick_edit_span` - the 1-2 word span to mask for speech edit, in seconds and 50 Hz frames.
 
 :func:`simulate` (the driver) writes wav files and a ``manifest.jsonl`` per task; :func:`write_spec`

@@ -55,8 +55,19 @@ class DereverbConfig(_Task):
 
 
 class AudioEditConfig(_Task):
-    ops: list[Literal["add", "drop"]] = ["add", "drop"]  # drawn uniformly per pair
-    ebr_db: Range = (-5.0, 5.0)  # event-to-background energy ratio over the whole clip
+    # AUDIT's five edits (pipelines.simulation.edits: add/drop; pipelines.simulation.audit: the rest), drawn uniformly
+    ops: list[Literal["add", "drop", "replace", "inpaint", "super_resolution"]] = [
+        "add", "drop", "replace", "inpaint", "super_resolution"]
+    ebr_db: Range = (-5.0, 5.0)  # event-to-background energy ratio over the whole clip (add, drop, replace)
+    mask_s: Range = (0.5, 1.5)  # inpaint: length of the zeroed region
+    superres_rates: list[Annotated[int, Field(ge=1000, lt=16000)]] = [4000, 8000]  # super-resolution: low-pass rates (Hz)
+
+    @field_validator("ops", "superres_rates")
+    @classmethod
+    def _non_empty(cls, v: list) -> list:
+        if not v:
+            raise ValueError("must list at least one value")
+        return v
 
 
 class SpeechEditConfig(_Task):

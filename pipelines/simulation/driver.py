@@ -26,6 +26,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipelines.simulation import audit
+from pipelines.simulation.audit import OPS as AUDIT_OPS
 from pipelines.simulation.config import SimulationConfig
 from pipelines.simulation.edits import audio_edit, pick_edit_span
 from pipelines.simulation.mixing import mix_at_snr, pick_enrolment, pick_interferer
@@ -196,13 +198,35 @@ def _audio_edit(rng, cfg: SimulationConfig, load, backgrounds, events):
     bg_row, ev_row = _pick(rng, backgrounds), _pick(rng, events)
     bg, crop = _crop(load(bg_row), cfg.crop_s, rng)
     op = cfg.audio_edit.ops[int(rng.integers(0, len(cfg.audio_edit.ops)))]
+    if op in AUDIT_OPS:
+        return _audit_edit(op, rng, cfg, load, bg_row, bg, crop, ev_row, events)
     ebr = float(rng.uniform(*cfg.audio_edit.ebr_db))
     label = _label(ev_row)
     e = audio_edit(bg, load(ev_row), label, op, ebr, rng)
     extra = {"op": op, "ebr_db": ebr, "label": label, "background_utt": bg_row.utt_id, "event_utt": ev_row.utt_id,
              "background_offset_s": crop / SAMPLE_RATE, "event_offset_s": e.offset_s,
-             "event_start_s": e.event_start_s, "peak_scale": e.scale}
+             "event_start_s": e.event_start_s, "peak_scale": e.scale, "region_s": list(audit.event_region(e.event))}
     return e.target, {"source": e.source, "event": e.event}, {"instruction": e.instruction}, extra
+
+
+def _audit_edit(op, rng, cfg: SimulationConfig, load, bg_row, bg, crop, ev_row, events):
+    """replace / inpaint / super_resolution (pipelines.simulation.audit); the pair's differing region in extra."""
+    c = cfg.audio_edit
+    extra = {"op": op, "background_utt": bg_row.utt_id, "background_offset_s": crop / SAMPLE_RATE}
+    if op == "replace":
+        others = [r for r in events if r.utt_id != ev_row.utt_id and _label(r) != _label(ev_row)]
+        if not others:
+            raise ValueError("replace needs two events with different labels")
+        new_row = _pick(rng, others)
+        e = audit.replace(bg, load(ev_row), load(new_row), _label(ev_row), _label(new_row),
+                          float(rng.uniform(*c.ebr_db)), rng)
+        extra.update(event_utt=ev_row.utt_id, new_event_utt=new_row.utt_id)
+    elif op == "inpaint":
+        e = audit.inpaint(bg, rng, c.mask_s)
+    else:
+        e = audit.super_resolution(bg, rng, tuple(c.superres_rates))
+    extra.update(e.params, region_s=list(e.region_s), band_hz=list(e.band_hz))
+    return e.target, {"source": e.source}, {"instruction": e.instruction}, extra
 
 
 def _speech_edit(rng, cfg: SimulationConfig, load, speech):

@@ -175,6 +175,7 @@ def sources(tmp_path):
 def small_cfg(**kw):
     counts = {t: {"count": 3} for t in ("se", "tse", "dereverb", "audio_edit", "speech_edit")}
     counts["dereverb"].update(rt60_s=(0.2, 0.3), room_x_m=(3, 4), room_y_m=(3, 4))
+    counts["audio_edit"].update(ops=["add", "drop"])  # the AUDIT edits: tests/pipelines/test_audit_edits.py
     return SimulationConfig(seed=7, **{**counts, **kw})
 
 
