@@ -142,7 +142,7 @@ def test_all_ray_pods_use_one_project_image_and_existing_refs():
                 assert "CHANGE-ME" in value or key == "MLFLOW_TRACKING_USERNAME", (name, key)
 
 
-def test_rayjob_entrypoint_is_a_valid_workflow_command():
+def test_rayjob_entrypoint_is_a_valid_workflow_command(tmp_path):
     job = K8S[("RayJob", "uniaudio-full")]["spec"]
     rc = K8S[("RayCluster", "uniaudio")]
     assert job["clusterSelector"]["ray.io/cluster"] == rc["metadata"]["name"]
@@ -160,7 +160,10 @@ def test_rayjob_entrypoint_is_a_valid_workflow_command():
     (gpu,) = rc["spec"]["workerGroupSpecs"]
     assert int(sets["vars.nodes"]) == gpu["replicas"] and int(sets["vars.gpus"]) == 8 * gpu["replicas"]
     # the real CLI accepts the command and the real DAG validates with these overrides
-    out = subprocess.run([sys.executable, "-m", "uniaudio", *argv[1:], "--dry-run"], cwd=REPO,
+    from tests.workflows.tiny_weights import tiny_hubert_dir, tiny_t5_dir  # the cluster's /data/models stand-ins
+
+    weights = ["--set", f"vars.t5_dir={tiny_t5_dir(tmp_path / 't5')}", "--set", f"vars.hubert_dir={tiny_hubert_dir(tmp_path / 'h')}"]
+    out = subprocess.run([sys.executable, "-m", "uniaudio", *argv[1:], *weights, "--dry-run"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "train_lm" in out.stdout and "tokenize[librilight]" in out.stdout

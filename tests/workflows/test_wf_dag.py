@@ -25,8 +25,14 @@ def up(inputs, **kw) -> dict:
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "full.yaml", "add_dataset.yaml"])
-def test_shipped_dags_validate(name):
-    wf = load_workflow(ROOT / "workflows" / name)
+def test_shipped_dags_validate(name, tmp_path):
+    if name == "full.yaml":  # the paper's conditioners need local weights (tests/workflows/test_wf_full_plan.py)
+        from tests.workflows.tiny_weights import tiny_hubert_dir, tiny_t5_dir
+
+        weights = [f"vars.t5_dir={tiny_t5_dir(tmp_path / 't5')}", f"vars.hubert_dir={tiny_hubert_dir(tmp_path / 'hub')}"]
+    else:
+        weights = []
+    wf = load_workflow(ROOT / "workflows" / name, overrides=weights)
     assert wf.steps, name
     kinds = {st.kind for st in wf.steps.values()}
     assert "tokenize" in kinds

@@ -6,15 +6,24 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from uniaudio.config import ConfigBase
 
 
 class KindConfig(ConfigBase):
-    """Base of the kinds' config models: ``set`` passes ``key=value`` overrides to the component's config."""
+    """Base of the kinds' config models: ``set`` passes ``key=value`` overrides to the component's config.
+    Overrides that select local weights (T5, HuBERT) are checked here, at DAG validation
+    (:mod:`workflows.kinds.weights`)."""
 
     set: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _weights_present(self) -> "KindConfig":
+        from workflows.kinds.weights import check_tokenizer_weights
+
+        check_tokenizer_weights(self.set)
+        return self
 
 
 def file_sha256(path: str | Path, n: int = 32) -> str:

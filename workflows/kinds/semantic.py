@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from uniaudio.config import ConfigBase
 from workflows.step import StepContext, StepKind, StepResult, resolve_path
@@ -26,6 +26,16 @@ class SemanticStep(ConfigBase):
     seed: int = Field(0, ge=0)
     features: dict[str, Any] = Field(default_factory=dict)
     hubert_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _hubert_present(self) -> "SemanticStep":
+        if self.features.get("kind") == "hubert":  # checked at DAG validation, before any compute
+            from workflows.kinds.weights import weights_problem
+
+            problem = weights_problem("hubert", self.hubert_dir)
+            if problem:
+                raise ValueError(problem)
+        return self
 
 
 def _files(spec_path: str, c: SemanticStep) -> list[str]:
