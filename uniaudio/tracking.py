@@ -123,20 +123,26 @@ def resolve_tracking_uri(run_dir: str | Path, create: bool = True) -> str:
     return f"sqlite:///{d / 'mlflow.db'}"
 
 
+def user_data_dir() -> Path:
+    """The per-user folder for what a command keeps when its output is remote (an ``s3://`` store cannot hold
+    a sqlite file or a log): ``$UNIAUDIO_DATA_DIR``, else ``$XDG_DATA_HOME/uniaudio``, else
+    ``~/.local/share/uniaudio``."""
+    base = os.environ.get("UNIAUDIO_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"), "uniaudio")
+    return Path(base)
+
+
 def local_tracking_dir(output: str, kind: str) -> Path:
     """Where a command without a tracking URI keeps its embedded MLflow store (never the current directory):
     ``<output>/_mlflow`` for a local output (``_``-prefixed, so Delta and Parquet readers skip it), else
-    ``$UNIAUDIO_DATA_DIR/mlflow/<kind>`` (default ``$XDG_DATA_HOME/uniaudio``, i.e. ``~/.local/share/uniaudio``)
-    for a remote one (``s3://...``), whose store cannot hold a sqlite file.
+    ``<user_data_dir>/mlflow/<kind>`` for a remote one (``s3://...``).
 
     >>> local_tracking_dir("/data/tokens", "tokenize").as_posix()
     '/data/tokens/_mlflow'
     """
     if "://" not in output or output.startswith("file://"):
         return Path(output.removeprefix("file://")) / "_mlflow"
-    base = os.environ.get("UNIAUDIO_DATA_DIR") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"), "uniaudio")
-    return Path(base) / "mlflow" / kind
+    return user_data_dir() / "mlflow" / kind
 
 
 def default_artifact_location(tracking_uri: str, run_dir: str | Path) -> str | None:

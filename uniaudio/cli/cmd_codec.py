@@ -65,9 +65,9 @@ def _train(args: argparse.Namespace) -> int:
     cfg = config_from_args(CodecConfig, args, base=preset(args.preset))
     if args.workers < 1:
         raise UserFacingError("--workers must be >= 1")
-    from uniaudio.cli.quiet import quiet
+    from uniaudio.cli.quiet import log_file, quiet
 
-    with quiet(args.out, "codec-train", args.verbose):
+    with quiet(log_file(args.out, "codec-train"), "codec-train", args.verbose):
         summary = run_training(cfg, args.data, args.out, workers=args.workers, use_gpu=args.gpu,
                                cpus_per_worker=args.cpus_per_worker, address=args.address, num_cpus=args.num_cpus,
                                run_name=args.run_name, tags={"preset": args.preset})

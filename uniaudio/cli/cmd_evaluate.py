@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", help="MLflow experiment (default 'evaluate')")
     parser.add_argument("--run-name", help="MLflow run name")
     parser.add_argument("--list", action="store_true", help="print which metrics apply to which task and exit")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(parser)
     add_config_args(parser)
 
 
@@ -74,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(EvaluateConfig, args.config, _overrides(args))
     results = Path(args.results)
     out = Path(args.out) if args.out else results.resolve().parent / f"{results.stem}_eval"
-    report = evaluate(results, out, cfg)
+    from uniaudio.cli.quiet import log_file, quiet
     from uniaudio.evaluate.report_page import Header, write_report
 
-    page = write_report(results, out, out / "report.html", Header(title=f"evaluation of {results}"))
+    with quiet(log_file(out, "evaluate"), "evaluate", args.verbose):
+        report = evaluate(results, out, cfg)
+        page = write_report(results, out, out / "report.html", Header(title=f"evaluation of {results}"))
     print(report.table.format())
     if report.run_id:
         print(f"MLflow run id: {report.run_id}")

@@ -21,6 +21,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tasks", metavar="t1,t2", help="only these tasks (default: every task a token row lists)")
     parser.add_argument("--datasets", metavar="d1,d2", help="only these datasets (default: all)")
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(parser)
     add_config_args(parser)
 
 
@@ -33,7 +36,10 @@ def run(args) -> int:
         cfg.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.datasets:
         cfg.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    summary = run_examples(args.tokens, args.out, cfg, address=args.address)
+    from uniaudio.cli.quiet import log_file, quiet
+
+    with quiet(log_file(args.out, "examples", store=True), "examples", args.verbose):
+        summary = run_examples(args.tokens, args.out, cfg, address=args.address)
     print(summary.report())
     print(f"MLflow run id: {summary.mlflow_run_id}")
     return 0

@@ -75,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fixed-length", action="store_true", help="frame-aligned tasks: output exactly the source length")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(parser)
     add_config_args(parser)
 
 
@@ -141,12 +144,18 @@ def run(args: argparse.Namespace) -> int:
 
     keep_freed_memory()  # codec decode / KV cache buffers: reuse freed heap instead of fresh mmaps
 
-    with Generator(args.model, cfg, codec_uri=args.codec, tracking_uri=args.tracking_uri,
-                   model_config=args.model_config) as gen:
-        if args.batch:
+    def open_generator() -> Generator:
+        return Generator(args.model, cfg, codec_uri=args.codec, tracking_uri=args.tracking_uri,
+                         model_config=args.model_config)
+
+    if args.batch:  # a long loop: third-party output (MLflow, torch warnings) into OUT/logs/generate.log
+        from uniaudio.cli.quiet import log_file, quiet
+
+        with quiet(log_file(args.out_dir, "generate"), "generate", args.verbose), open_generator() as gen:
             summary = run_batch(gen, requests, bad, args.out_dir, progress=not args.quiet, overwrite=args.overwrite)
-            print(summary.line())
-            return 0 if summary.generated else 1
+        print(summary.line())
+        return 0 if summary.generated else 1
+    with open_generator() as gen:
         (outcome,) = gen.generate(requests)
         if not outcome.ok:
             raise UserFacingError(outcome.error)

@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: $RAY_ADDRESS or a local instance)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", metavar="FILE", help="also write the summary as JSON to FILE")
+    from uniaudio.cli.quiet import add_verbose
+
+    add_verbose(parser)
     add_config_args(parser)
 
 
@@ -36,8 +39,11 @@ def run(args) -> int:
     from codec.api import MLFLOW_SCHEMES, resolve_codec
 
     codec = str(resolve_codec(args.codec)) if args.codec.startswith(MLFLOW_SCHEMES) else args.codec
-    summary = run_tokenize(args.spec, args.store, codec, cfg, address=args.address,
-                           progress=not args.no_progress)
+    from uniaudio.cli.quiet import log_file, quiet
+
+    with quiet(log_file(args.store, "tokenize", store=True), "tokenize", args.verbose) as say:
+        summary = run_tokenize(args.spec, args.store, codec, cfg, address=args.address,
+                               progress=not args.no_progress, log=say)
     if args.json:
         Path(args.json).write_text(summary.to_json() + "\n")
     print(summary.report())

@@ -41,9 +41,9 @@ def run(args) -> int:
     # the store the driver will use: an init_from runs:/ URI resolves against the same one. Everything is
     # validated before --out is created or Ray starts.
     cfg = train_config(args.preset, args.config, overrides, tracking_uri=resolve_tracking_uri(args.out, create=False))
-    from uniaudio.cli.quiet import quiet
+    from uniaudio.cli.quiet import log_file, quiet
 
-    with quiet(args.out, "train", args.verbose):
+    with quiet(log_file(args.out, "train"), "train", args.verbose):
         summary = run_training(args.examples, args.out, cfg, address=args.address)
     print(f"MLflow run id: {summary.run_id}")
     print(summary.line())

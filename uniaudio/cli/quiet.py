@@ -1,36 +1,60 @@
-"""The quiet console for long standalone commands (``uniaudio train``, ``uniaudio codec train``): the
-same routing as ``workflow run`` (:mod:`workflows.console`). One start line, a progress bar from the
-workers' ``step N/M`` lines, and everything else (Ray, Ray Train, DeepSpeed, MLflow, warnings) in
-``OUT/logs/<command>.log``; ``-v`` / ``--verbose`` keeps it all on the console.
+"""The quiet console for long standalone commands (``tokenize``, ``examples``, ``train``, ``codec train``,
+``generate --batch``, ``evaluate``): the same routing as ``workflow run`` (:mod:`workflows.console`). One
+start line, a progress bar (from :func:`uniaudio.progress.bar` loops and the workers' ``step N/M`` lines),
+the command's own summary, and everything else (Ray, Ray Data, Ray Train, DeepSpeed, MLflow, warnings) in
+a log file (:func:`log_file`); ``-v`` / ``--verbose`` keeps it all on the console.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def add_verbose(parser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show Ray / DeepSpeed / MLflow output on the console too (default: OUT/logs/*.log)")
+                        help="show Ray / DeepSpeed / MLflow output on the console too (default: a log file, "
+                             "named on the first line)")
+
+
+def log_file(output: str | Path, name: str, *, store: bool = False) -> Path:
+    """Where command ``name`` writing to ``output`` keeps its full output.
+
+    A local run or output folder gets ``OUT/logs/<name>.log``; a Delta store ``STORE/_logs/<name>.log``
+    (``_``-prefixed like ``_mlflow`` and ``_quarantine``: Delta and Parquet readers skip it); a remote
+    output (``s3://...``) a time-stamped file under the per-user data dir, since a bucket cannot be appended to.
+
+    >>> log_file("/data/run", "train").as_posix()
+    '/data/run/logs/train.log'
+    >>> log_file("file:///data/tokens", "tokenize", store=True).as_posix()
+    '/data/tokens/_logs/tokenize.log'
+    """
+    out = str(output)
+    if "://" in out and not out.startswith("file://"):
+        from uniaudio.tracking import user_data_dir
+
+        return user_data_dir() / "logs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    return Path(out.removeprefix("file://")) / ("_logs" if store else "logs") / f"{name}.log"
 
 
 @contextlib.contextmanager
-def quiet(out_dir: str | Path, name: str, verbose: bool) -> Iterator[None]:
-    """Run the block with third-party output in ``out_dir/logs/<name>.log`` (unless ``verbose``)."""
+def quiet(log: Path, name: str, verbose: bool) -> Iterator[Callable[[str], None]]:
+    """Run the block with third-party output in ``log`` (unless ``verbose``). Yields ``say(line)``, which
+    puts one of the command's own lines on the console from inside the block; lines printed after the
+    block reach the console as usual."""
     from workflows.console import Console
 
     console = Console(verbose=verbose)
-    if console.verbose or "://" in str(out_dir):
-        yield
+    if console.verbose:
+        yield print
         return
-    log = Path(out_dir) / "logs" / f"{name}.log"
     console.line(f"{name}: running (full output: {log}, or -v)")
     with console.quiet(log):
         console.start_step(name)
         try:
-            yield
+            yield console.line
         except BaseException:
             console.end_step()
             console.line(f"{name}: FAILED (log: {log})")
