@@ -2,6 +2,7 @@
 
     uniaudio import-reference lm EXP_DIR [--checkpoint FILE] --out OUT    # LM experiment dir -> exported model
     uniaudio import-reference codec universal_model/ --out codecs/published   # then --codec codecs/published
+    uniaudio import-reference phones lang_nosp/ --out phones/published          # then lm --phones phones/published
 
 Every kind reads the published files without running code from them and writes what this project's
 commands already open. See docs/REFERENCE_MODELS.md for the published files and the worked path. One subcommand per published artifact; each registers itself below with an
@@ -27,6 +28,8 @@ def _add_lm(sub) -> None:
     p.add_argument("--out", required=True, metavar="OUT", help="exported model directory to write")
     p.add_argument("--codec", metavar="DIR", help="codec the LM's tokens came from (an imported codec dir): recorded "
                    "in the lineage, so generate needs no --codec")
+    p.add_argument("--phones", metavar="DIR", help="imported phone dir (import-reference phones) of the LM's phone "
+                   "table: phone ids translate through it and generation tokenizes text with it")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else OUT/_mlflow)")
     p.set_defaults(_kind_run=_run_lm)
 
@@ -42,7 +45,8 @@ def _run_lm(args: argparse.Namespace) -> int:
 
         codec = Codec.load(args.codec)
         extra = {"codec_dir": str(Path(args.codec).resolve()), "codec_hash": codec.content_hash}
-    result = import_lm(args.exp_dir, args.out, args.checkpoint, lineage_extra=extra, tracking_uri=args.tracking_uri)
+    result = import_lm(args.exp_dir, args.out, args.checkpoint, lineage_extra=extra, tracking_uri=args.tracking_uri,
+                       phones=args.phones)
     print(result.summary())
     return 0
 
@@ -66,11 +70,34 @@ def _codec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_phones(sub) -> None:
+    p = sub.add_parser("phones", help="published Kaldi lang dir (phones.txt + lexicon) -> an imported phone dir",
+                       description="Write the published phone table as a phone inventory and its position-dependent "
+                       "lexicon, for PhoneConfig(backend=lexicon) and 'import-reference lm --phones'.")
+    p.add_argument("lang_dir", metavar="LANG_DIR", help="the unpacked lang_nosp (phones.txt, phones/align_lexicon.txt)")
+    p.add_argument("--out", required=True, metavar="DIR", help="imported phone dir to write")
+    p.set_defaults(_kind_run=_run_phones)
+
+
+def _run_phones(args: argparse.Namespace) -> int:
+    import json
+
+    from uniaudio.tokenizers.phone_table import INVENTORY, LEXICON, TABLE, import_lang_dir
+
+    out = import_lang_dir(args.lang_dir, args.out)
+    meta = json.loads((out / TABLE).read_text(encoding="utf-8"))
+    words = sum(1 for _ in (out / LEXICON).open(encoding="utf-8"))
+    print(f"{args.lang_dir}: {len(meta['published'])} published phones (incl. <UNK>), {words} lexicon words -> {out} "
+          f"(tokenizer: phone.backend=lexicon phone.lexicon={out.resolve()} phone.inventory={out.resolve() / INVENTORY})")
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="reference_kind", metavar="KIND")
     sub.required = True
     _add_lm(sub)
     _add_codec(sub)
+    _add_phones(sub)
 
 
 def run(args: argparse.Namespace) -> int:

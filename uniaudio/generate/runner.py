@@ -98,13 +98,25 @@ class Generator:
     # --- requests -> rows ----------------------------------------------------------------------------
     def _row(self, cond: Conditioned, seed: int) -> tuple[RowSpec, int, int]:
         req = cond.request
-        b = length_bounds(req.task, cond.info, self.cfg.lengths)
+        b = self._fit_positions(length_bounds(req.task, cond.info, self.cfg.lengths), cond.prefix.num_frames, req.task)
         modality = get_task(req.task).target.modality
         allowed = self._sv_allowed if modality == "label" else None
         w = self.cfg.cfg_scale_of(req.task)
         uncond = drop_conditions(cond.prefix, self.cfg.cfg_segments[req.task], self.vocab) if w != 1.0 else None
         row = RowSpec(cond.prefix, modality, b.min_frames, b.max_frames, seed, allowed, uncond=uncond, cfg_scale=w)
         return row, b.min_frames, b.max_frames
+
+    def _fit_positions(self, b, prefix_frames: int, task: str):
+        """A model with a learned position table (an imported published LM: ``block_size`` frames) holds
+        the SOS frame, the prefix, the output and its end frame in that many positions: cap the output."""
+        c = self.model.config
+        if c.positions != "learned":
+            return b
+        room = c.max_frames - prefix_frames - 2
+        if room < 1:
+            raise ConditionError(f"{task}: the prompt/conditions take {prefix_frames} frames but the model's learned "
+                                 f"position table holds {c.max_frames}; shorten them")
+        return type(b)(min(b.min_frames, room), min(b.max_frames, room))
 
     def seed_of(self, req: Request) -> int:
         return req.seed if req.seed is not None else request_seed(self.cfg.sampling.seed, req.id)

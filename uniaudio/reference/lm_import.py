@@ -73,9 +73,11 @@ def _ranges(ids: list[int]) -> list[list[int]]:
 
 def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | None = None,
               lineage_extra: dict[str, Any] | None = None, tracking_uri: str | None = None,
-              seed: int = 0) -> ImportResult:
-    """Import (see the module doc). ``lineage_extra`` (e.g. ``codec_dir``, ``tokenizers``) is merged
-    into the export's lineage; untrained rows get this project's initialisation under ``seed``."""
+              seed: int = 0, phones: str | Path | None = None) -> ImportResult:
+    """Import (see the module doc). ``lineage_extra`` (e.g. ``codec_dir``) is merged into the export's
+    lineage; untrained rows get this project's initialisation under ``seed``. ``phones``: an imported
+    phone dir (``import-reference phones``): the phone ids translate through it, and the lineage's
+    tokenizer settings select it, so generation tokenizes text into the ids the LM was trained on."""
     import torch
 
     from uniaudio.model import build_model
@@ -111,7 +113,15 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
         raise UserFacingError(f"{ckpt}: {n_global} global layers in the checkpoint but n_layer={cfg.n_layer} "
                               f"in {cfg_path}")
     vocab = load_vocab(cfg.vocab)
-    tmap = translate(token_list, vocab, cfg.n_q)
+    phone_ids, tokenizers = None, {}
+    if phones is not None:
+        from uniaudio.tokenizers.phone_table import INVENTORY, published_to_local
+
+        pdir = Path(phones).resolve()
+        phone_ids = published_to_local(pdir)
+        tokenizers = {"tokenizers": {"phone": {"backend": "lexicon", "lexicon": str(pdir),
+                                               "inventory": str(pdir / INVENTORY), "dedup": True}}}
+    tmap = translate(token_list, vocab, cfg.n_q, phone_ids)
     torch.manual_seed(seed)
     model = build_model(cfg)
     mapped = map_state_dict(state, model.state_dict(), tmap.id_map, n_global, n_local, len(token_list))
@@ -119,7 +129,8 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
     sources = {"config_yaml": str(cfg_path.resolve()), "config_yaml_sha256": sha256_file(cfg_path),
                "checkpoint": str(ckpt.resolve()), "checkpoint_sha256": sha256_file(ckpt)}
     lineage = {"imported_from": "published UniAudio LM", **sources,
-               "published_args": {k: v for k, v in args.items() if k != "token_list"}, **(lineage_extra or {})}
+               "published_args": {k: v for k, v in args.items() if k != "token_list"}, **tokenizers,
+               **(lineage_extra or {})}
     write_export(out_dir, mapped, cfg, lineage)
     untrained = tmap.untrained(vocab.size)
     report = {

@@ -6,8 +6,8 @@ statement of which id means what, so the translation reads names, never position
 
 * specials and task tokens through :data:`SPECIALS` / :data:`TASKS` (published name -> name here);
 * ``<audio_N>``: codebook ``N // 1024``, code ``N % 1024``; ``N == n_q * 1024`` is the codec mask id;
-* ``<phone_i>``: phone ``i`` of the imported phone table (ids equal by construction, see
-  :mod:`uniaudio.tokenizers.phone_table`), ``<semantic_i>``: unit ``i``, ``<sing_phone_i>`` /
+* ``<phone_i>``: the local id here of published phone ``i`` of an imported phone table
+  (:mod:`uniaudio.tokenizers.phone_table`), without one phone ``i``; ``<semantic_i>``: unit ``i``, ``<sing_phone_i>`` /
   ``<sing_midi_i>``: the singing ranges, ``<sv_bool_i>``: label ``i``;
 * everything else (``<unused_special_token>``, the dead image/AT/TTA markers, BPE text pieces whose ids
   mean nothing to the byte-level text range here) has no counterpart and is reported, not guessed.
@@ -67,7 +67,7 @@ class TokenMap:
         return [i for i in range(vocab_size) if i not in hit]
 
 
-def _target(name: str, vocab, n_q: int) -> int | None:
+def _target(name: str, vocab, n_q: int, phone_ids: list[int] | None) -> int | None:
     if name in SPECIALS:
         return vocab.special(SPECIALS[name])
     if name in TASKS:
@@ -81,22 +81,30 @@ def _target(name: str, vocab, n_q: int) -> int | None:
             return vocab.mask
         k, c = divmod(i, vocab.codebook_size)
         return vocab.codebook_range(k).start + c if k < vocab.max_codebooks else None
+    if family == "phone" and phone_ids is not None:
+        return vocab.range("phone").start + phone_ids[i] if i < len(phone_ids) else None
     if family in RANGES:
         r = vocab.range(RANGES[family])
         return r.start + i if i < r.size else None
     return None
 
 
-def translate(token_list: list[str], vocab, n_q: int) -> TokenMap:
+def translate(token_list: list[str], vocab, n_q: int, phone_ids: list[int] | None = None) -> TokenMap:
     """The translation of every published id (see the module doc); two names meeting on one id here,
-    or a name listed twice, is an error (the rows would overwrite each other)."""
+    or a name listed twice, is an error (the rows would overwrite each other). ``phone_ids``: local
+    phone id here of each published phone (an imported phone table), else ``<phone_i>`` -> phone ``i``."""
+    if phone_ids is not None:
+        n_phones = sum(1 for n in token_list if isinstance(n, str) and n.startswith("<phone_") and n[7:-1].isdigit())
+        if n_phones != len(phone_ids):
+            raise UserFacingError(f"the token_list has {n_phones} phones but the imported phone table has "
+                                  f"{len(phone_ids)}: it is not the table this LM was trained with")
     id_map: dict[int, int] = {}
     unmapped: list[tuple[int, str]] = []
     seen: dict[int, int] = {}
     for pid, name in enumerate(token_list):
         if not isinstance(name, str):
             raise UserFacingError(f"token_list entry {pid} is {type(name).__name__}, not a token name")
-        here = _target(name, vocab, n_q)
+        here = _target(name, vocab, n_q, phone_ids)
         if here is None:
             unmapped.append((pid, name))
             continue

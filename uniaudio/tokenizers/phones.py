@@ -39,7 +39,8 @@ class PhoneConfig(ConfigBase):
     """Settings of the phone tokenizer."""
 
     enabled: bool = True
-    backend: Literal["espeak", "cmudict", "pinyin"] = "espeak"
+    backend: Literal["espeak", "cmudict", "pinyin", "lexicon"] = "espeak"
+    lexicon: str = ""  # backend lexicon: an imported phone dir (uniaudio import-reference phones; phone_table.py)
     language: str = "en-us"  # espeak-ng language (the cmudict backend is English and ignores it)
     stress: bool = True
     oov: Literal["espeak", "spell"] = "espeak"  # cmudict backend: how to pronounce words CMUdict lacks
@@ -87,6 +88,10 @@ class PhoneTokenizer(Tokenizer):
             self._g2p: EspeakG2P | CmudictG2P | PinyinG2P = EspeakG2P(self.cfg.language, self.cfg.stress)
         elif self.cfg.backend == "pinyin":
             self._g2p = PinyinG2P()
+        elif self.cfg.backend == "lexicon":
+            from .phone_table import LexiconG2P
+
+            self._g2p = LexiconG2P(self.cfg.lexicon)
         else:
             self._g2p = CmudictG2P(self.cfg.stress, self.cfg.oov)
         self._pinyin = self._g2p if isinstance(self._g2p, PinyinG2P) else PinyinG2P()
@@ -108,6 +113,11 @@ class PhoneTokenizer(Tokenizer):
         (the dataset's) overrides the backend as the module doc says."""
         if not isinstance(text, str) or not text.strip():
             raise TokenizeError("empty_text", "the transcript is empty or whitespace")
+        if self.cfg.backend == "lexicon":  # the published phones: lexicon lookup, SIL at pauses, no "|"
+            syms, n_words, n_oov = self._g2p.symbols(split_text(text))
+            if n_words == 0:
+                raise TokenizeError("g2p_failed", f"no pronounceable word in {text[:80]!r}")
+            return syms, n_words, n_oov
         if is_mandarin(language) or (language is None and isinstance(self._g2p, PinyinG2P)):
             return self._pinyin.symbols(text)
         g2p = self._g2p
