@@ -3,6 +3,7 @@
     uniaudio import-reference lm EXP_DIR [--checkpoint FILE] --out OUT    # LM experiment dir -> exported model
     uniaudio import-reference codec universal_model/ --out codecs/published   # then --codec codecs/published
     uniaudio import-reference phones lang_nosp/ --out phones/published          # then lm --phones phones/published
+    uniaudio import-reference semantic hubert_base_ls960.pt hubert_base_ls960_L9_km500.bin --out semantic/published
 
 Every kind reads the published files without running code from them and writes what this project's
 commands already open. See docs/REFERENCE_MODELS.md for the published files and the worked path. One subcommand per published artifact; each registers itself below with an
@@ -92,12 +93,37 @@ def _run_phones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_semantic(sub) -> None:
+    p = sub.add_parser("semantic", help="fairseq HuBERT checkpoint + joblib k-means -> a semantic tokenizer dir",
+                       description="Map the fairseq HuBERT weights into the transformers HubertModel the semantic "
+                       "tokenizer uses (layer-9 features) and the k-means centres into this project's k-means file. "
+                       "The k-means pickle is read by a restricted unpickler (numpy / scikit-learn k-means only).")
+    p.add_argument("hubert", metavar="HUBERT.pt", help="fairseq HuBERT checkpoint (hubert_base_ls960.pt)")
+    p.add_argument("kmeans", metavar="KMEANS.bin", help="joblib k-means (hubert_base_ls960_L9_km500.bin)")
+    p.add_argument("--out", required=True, metavar="DIR", help="semantic tokenizer dir to write (hubert/ + kmeans.npz)")
+    p.add_argument("--layer", type=int, default=9, help="HuBERT layer whose states the k-means was fitted on (9)")
+    p.set_defaults(_kind_run=_run_semantic)
+
+
+def _run_semantic(args: argparse.Namespace) -> int:
+    from uniaudio.reference.semantic_import import import_semantic
+
+    r = import_semantic(args.hubert, args.kmeans, args.out, args.layer)
+    s = r["tokenizer"]["semantic"]
+    skipped = f"; skipped checkpoint entries: {', '.join(r['skipped_entries'])}" if r["skipped_entries"] else ""
+    print(f"{args.hubert} + {args.kmeans}: HuBERT {r['hubert_config']['num_hidden_layers']} layers x "
+          f"{r['hubert_config']['hidden_size']}, {r['k']} units on layer {r['layer']} -> {args.out} (tokenizer: "
+          f"semantic.enabled=true semantic.kmeans_path={s['kmeans_path']} semantic.hubert_dir={s['hubert_dir']}){skipped}")
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="reference_kind", metavar="KIND")
     sub.required = True
     _add_lm(sub)
     _add_codec(sub)
     _add_phones(sub)
+    _add_semantic(sub)
 
 
 def run(args: argparse.Namespace) -> int:
