@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 
 
 def synthetic_tokens(uri: str, rows: int, frames: int, per_speaker: int, seed: int = 0) -> None:
-    from pipelines import delta
-    from pipelines.schema import token_store_schema
+    from uniaudio.stores import delta
+    from uniaudio.stores.schema import token_store_schema
 
     rng = np.random.default_rng(seed)
     schema = token_store_schema(3)
@@ -62,13 +62,13 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from pipelines import delta
+    from uniaudio.stores import delta
     from pipelines.examples import ExamplesConfig, run_examples
     from pipelines.examples.plan import plan_dataset
     from pipelines.examples.example import outcome_table
     from pipelines.examples.reference import build_reference
     from pipelines.examples.summary import ExamplesSummary
-    from pipelines.schema import example_store_schema
+    from uniaudio.stores.schema import example_store_schema
     from uniaudio.tasks import TASKS
     from uniaudio.vocab import load_vocab
 

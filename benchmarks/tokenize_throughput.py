@@ -115,7 +115,7 @@ def bits_per_token(store: str, n_q: int) -> tuple[float, float]:
     """(on-disk bits per token of codes_0..n_q-1, their order-0 empirical entropy), over the live files."""
     import pyarrow.parquet as pq
 
-    from pipelines import delta
+    from uniaudio.stores import delta
 
     disk_bytes, tokens, weighted_h = 0, 0, 0.0
     for uri in delta.open_table(store).file_uris():

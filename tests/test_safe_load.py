@@ -163,7 +163,7 @@ def test_mlflow_artifact_with_a_payload_never_runs(zero_ckpt, tmp_path):
 
 @pytest.fixture(scope="module")
 def exported(zero_ckpt, tmp_path_factory):
-    from uniaudio.train.export import write_export
+    from uniaudio.stores.exported import write_export
 
     _, cfg, state = zero_ckpt
     return write_export(tmp_path_factory.mktemp("exp") / "model", state, cfg.model, {})
@@ -174,7 +174,7 @@ def _pickle_as(path: Path, marker: Path) -> None:
 
 
 def test_pickle_in_place_of_exported_or_init_from_weights_is_refused(exported, zero_ckpt, tmp_path):
-    from uniaudio.train.export import load_exported
+    from uniaudio.stores.exported import load_exported
     from uniaudio.train.init_from import prepare_init
 
     d = Path(shutil.copytree(exported, tmp_path / "m"))

@@ -15,6 +15,7 @@ callers turn into a clear CLI error or a quarantine record.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +33,36 @@ class AudioError(ValueError):
 
 
 def _local_path(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
+    from uniaudio.stores.uri import local_path
+
+    return local_path(uri)
+
+
+def _source(uri: str):
+    """A local path, or for an object-store URI (``s3://``) its bytes in memory (decoded on this node,
+    so no node needs another's disk). Missing either way -> :class:`AudioError` ``missing``."""
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(uri):
+        import io
+
+        from uniaudio.errors import UserFacingError
+
+        try:
+            return io.BytesIO(uris.read_bytes(uri))
+        except (UserFacingError, OSError) as err:
+            raise AudioError(uri, "missing", str(err).splitlines()[0][:200]) from None
+    path = _local_path(uri)
+    if not Path(path).is_file():
+        raise AudioError(uri, "missing", "no such file")
+    return path
 
 
 def audio_info(uri: str) -> tuple[int, int, float]:
     """(sample_rate, channels, duration_s) without decoding the samples."""
     import soundfile as sf
 
-    path = _local_path(uri)
-    if not Path(path).is_file():
-        raise AudioError(uri, "missing", "no such file")
+    path = _source(uri)
     try:
         info = sf.info(path)
     except Exception as err:  # soundfile raises several types for corrupt input
@@ -53,13 +74,15 @@ def wav_truncation(path: str) -> tuple[float, float] | None:
     """(declared_s, present_s) of a RIFF/WAVE file whose ``data`` chunk is shorter than its header says,
     else None (complete, streamed with an unknown size, or not a plain RIFF wav). libsndfile reads such
     a file without complaint, as if it were shorter."""
+    import contextlib
     import struct
 
-    with open(path, "rb") as f:
+    with (open(path, "rb") if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)) as f:
+        f.seek(0)
         head = f.read(12)
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
-        size = Path(path).stat().st_size
+        size = f.seek(0, 2)
         rate = align = 0
         pos = 12
         while pos + 8 <= size:
@@ -83,9 +106,7 @@ def read_audio(uri: str, start_s: float | None = None, end_s: float | None = Non
     A wav whose data is shorter than its header declares is :class:`AudioError` ``truncated``."""
     import soundfile as sf
 
-    path = _local_path(uri)
-    if not Path(path).is_file():
-        raise AudioError(uri, "missing", "no such file")
+    path = _source(uri)
     try:
         cut = wav_truncation(path)
     except OSError as err:
@@ -93,6 +114,8 @@ def read_audio(uri: str, start_s: float | None = None, end_s: float | None = Non
     if cut is not None:
         raise AudioError(uri, "truncated", f"header says {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
     try:
+        if not isinstance(path, str):
+            path.seek(0)
         with sf.SoundFile(path) as f:
             sr = f.samplerate
             start = int(round((start_s or 0.0) * sr))

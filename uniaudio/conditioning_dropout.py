@@ -154,7 +154,7 @@ def drop_conditions(seq, names: Iterable[str], vocab: Vocab):
 
 
 def drop_row(row: Mapping[str, Any], names: Iterable[str], vocab: Vocab) -> dict[str, Any]:
-    """:func:`drop_segments` on one example-store row (``pipelines/schema.example_store_schema``: flattened
+    """:func:`drop_segments` on one example-store row (``uniaudio/stores/schema.example_store_schema``: flattened
     ``frames``, ``cont_values`` as float16 bytes) -> a new row dict with ``frames``, ``n_frames``,
     ``prefix_len``, ``cont_positions`` and ``cont_values`` replaced. The float16 payload of the kept
     placeholders is copied byte for byte (no float round trip)."""

@@ -117,7 +117,10 @@ def resolve_tracking_uri(run_dir: str | Path, create: bool = True) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if env:
         return env
-    d = Path(run_dir).resolve()
+    from uniaudio.stores import uri as uris
+
+    # an object-store run dir cannot hold a sqlite file: the node's data dir does (local_tracking_dir)
+    d = local_tracking_dir(str(run_dir), "runs") if uris.is_remote(run_dir) else Path(run_dir).resolve()
     if create:
         d.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{d / 'mlflow.db'}"
@@ -140,8 +143,10 @@ def local_tracking_dir(output: str, kind: str) -> Path:
     >>> local_tracking_dir("/data/tokens", "tokenize").as_posix()
     '/data/tokens/_mlflow'
     """
-    if "://" not in output or output.startswith("file://"):
-        return Path(output.removeprefix("file://")) / "_mlflow"
+    from uniaudio.stores import uri as uris
+
+    if not uris.is_remote(output):
+        return Path(uris.local_path(output)) / "_mlflow"
     return user_data_dir() / "mlflow" / kind
 
 

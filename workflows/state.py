@@ -72,14 +72,14 @@ class RunStore:
     def __init__(self, uri: str | os.PathLike):
         uri = str(uri)
         self.uri = uri
-        if "://" in uri and not uri.startswith("file://"):
-            import pyarrow.fs as pafs
+        from uniaudio.stores import uri as uris
 
-            self.fs, self.root = pafs.FileSystem.from_uri(uri)
+        if uris.is_remote(uri):
+            self.fs, self.root = uris.filesystem(uri)
             self.local: Path | None = None
         else:
             self.fs = None
-            self.local = Path(uri[len("file://"):] if uri.startswith("file://") else uri).resolve()
+            self.local = Path(uris.local_path(uri)).resolve()
             self.root = str(self.local)
 
     # --- generic files -------------------------------------------------------------------------------

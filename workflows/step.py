@@ -104,6 +104,8 @@ class StepKind:
 def resolve_path(value: str) -> str:
     """A path from a DAG: URIs unchanged, relative paths against the working directory (the project
     root for ``make demo`` and for Ray Jobs, whose working_dir is the project)."""
+    from uniaudio.stores import uri as uris
+
     if "://" in value:
-        return value[len("file://"):] if value.startswith("file://") else value
+        return value if uris.is_remote(value) else uris.local_path(value)
     return str(Path(os.path.expanduser(value)).resolve())

@@ -25,13 +25,14 @@ import uuid
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.example import build_example  # noqa: F401  (re-exported: the per-example builder)
 from pipelines.examples.lookup import UsePlan
 from pipelines.examples.plan import DatasetPlan, plan_dataset
 from pipelines.examples.summary import ExamplesSummary
-from pipelines.schema import example_store_schema
+from uniaudio.stores.schema import example_store_schema
+from uniaudio.stores.tables import ExampleStore
 from uniaudio.errors import UserFacingError
 from uniaudio.tasks import TASKS
 from uniaudio.vocab import load_vocab
@@ -75,9 +76,8 @@ class _Writer:
             self.tables, self.rows = [], 0
 
     def _commit(self, table: pa.Table) -> None:
-        delta.append(self.out, table, ["task", "dataset"], target_file_size=int(self.cfg.target_file_mb * 2**20),
-                     commit_properties={"uniaudio.job": "examples", "uniaudio.run_id": self.run_id,
-                                        "uniaudio.chunk": str(self.commits)})
+        ExampleStore.writer(self.out, int(self.cfg.target_file_mb * 2**20)).append(
+            table, {"uniaudio.job": "examples", "uniaudio.run_id": self.run_id, "uniaudio.chunk": str(self.commits)})
         self.commits += 1
 
 
@@ -116,7 +116,7 @@ def run_examples(tokens: str, out: str, cfg: ExamplesConfig | None = None, addre
     _prune(out, plans, s)  # after every new example landed
     s.commits, s.wall_s, s.table_version = writer.commits, time.time() - t0, delta.table_version(out)
     if s.table_version is not None:
-        from pipelines.lineage import read_lineage, write_lineage
+        from uniaudio.stores.lineage import read_lineage, write_lineage
         from uniaudio.tasks import tasks_file_record
 
         write_lineage(out, {**read_lineage(tokens), "tokens_uri": tokens, "tokens_version": version,

@@ -2,7 +2,7 @@
 
 ::
 
-    read_delta(the pinned version, filtered to the datasets with new examples)   # via pipelines.delta
+    read_delta(the pinned version, filtered to the datasets with new examples)   # via uniaudio.stores.delta
       .map_batches(select_uses)          # tasks: keep the rows some new example uses; one record per
                                          #   target row (whole row) + one per prompt use (its window)
       .sort(_group)                      # shuffle: a target row meets its prompt windows
@@ -29,12 +29,12 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples.config import ExamplesConfig, ExamplesRayConfig
 from pipelines.examples.example import build_or_skip, outcome_table
 from pipelines.examples.lookup import UsePlan, key_hash
 from pipelines.data_context import job_data_context
-from pipelines.schema import I16_LIST
+from uniaudio.stores.schema import I16_LIST
 
 GROUP, FP = "_group", "_fp"  # shuffle key (hash of the target row key); example fingerprint of a window
 MIN_BLOCK_BYTES = 2**20  # ~3k examples of work (~0.4 s): far above Ray's per-task cost (~20-50 ms)
@@ -162,7 +162,7 @@ def stream_outcomes(tokens: str, version: int, lookup: UsePlan, cfg: ExamplesCon
     blocks = max(1, math.ceil(size / (cfg.ray.read_block_mb * 2**20)), min(cpus, size // MIN_BLOCK_BYTES))
     box = [ray.put(lookup)]
     with data_context(cfg.ray):
-        # Ray's Delta reader over the pinned version (pipelines.delta: the safe filesystem; the Delta
+        # Ray's Delta reader over the pinned version (uniaudio.stores.delta: the safe filesystem; the Delta
         # log's schema, so files of older schema versions read null-filled). The partition filter
         # leaves other datasets' files unread but for their footers.
         ds = delta.read_ray(tokens, version, filter=pads.field("dataset").isin(datasets), override_num_blocks=blocks)

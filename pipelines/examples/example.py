@@ -15,7 +15,7 @@ import pyarrow as pa
 from pipelines.examples.choices import Choice, split_of
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.segments import MissingInput, segments_for
-from pipelines.schema import example_store_schema, pack_f16
+from uniaudio.stores.schema import example_store_schema, pack_f16
 from uniaudio.sequence import build_sequence
 from uniaudio.vocab import Vocab
 

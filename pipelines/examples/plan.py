@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples.choices import Choice, DatasetChoices
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.summary import ExamplesSummary

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples.choices import Choice
 from pipelines.examples.config import ExamplesConfig
 from pipelines.examples.example import build_or_skip

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.examples.choices import Choice
-from pipelines.schema import unpack_f16
+from uniaudio.stores.schema import unpack_f16
 from uniaudio.sequence import mask_span
 from uniaudio.tasks import get_task, parse_rule
 

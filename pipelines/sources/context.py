@@ -46,11 +46,14 @@ def valid_utt_id(utt_id: object) -> str | None:
 class ReadContext:
     """Accumulates the rows and problems of one dataset read."""
 
-    def __init__(self, dataset: str, root: str | Path, policy: FingerprintPolicy = "stat", probe_audio: bool = False):
+    def __init__(self, dataset: str, root: str | Path, policy: FingerprintPolicy = "stat", probe_audio: bool = False,
+                 mirror=None):
         self.dataset = dataset
         self.root = os.path.abspath(str(root))
         self.real_root = os.path.realpath(self.root)
-        self.digests = FileDigests(policy)
+        # a remote root is read through its local mirror (uniaudio.stores.mirror); rows get its URIs
+        self.mirror = mirror
+        self.digests = FileDigests(policy, remote_stats=mirror.stats if mirror is not None else None)
         self.policy: FingerprintPolicy = policy
         self.probe_audio = probe_audio
         self.result = ReadResult()
@@ -107,6 +110,8 @@ class ReadContext:
         ):
             self.problem(row.utt_id, where, "bad_segment", f"start_s={row.start_s} end_s={row.end_s}")
             return False
+        if self.mirror is not None:
+            row = self._to_remote(row)
         if self.probe_audio and not self._probe(row, where):
             return False
         row = replace(row, dataset=self.dataset)
@@ -118,6 +123,12 @@ class ReadContext:
         self._seen[row.utt_id] = where
         self.result.rows.append(row.with_fingerprint(fp))
         return True
+
+    def _to_remote(self, row: ManifestRow) -> ManifestRow:
+        """The row with every mirror path replaced by the object's URI (decoded from the bucket later)."""
+        remote = lambda p: (self.mirror.remote_of(p) or p) if p else p  # noqa: E731
+        return replace(row, audio_uri=remote(row.audio_uri), notes_uri=remote(row.notes_uri),
+                       paired={k: remote(v) for k, v in row.paired.items()})
 
     def _probe(self, row: ManifestRow, where: str) -> bool:
         from uniaudio.audio import AudioError, audio_info

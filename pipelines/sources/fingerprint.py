@@ -11,8 +11,10 @@ Policy (also in docs/DATASETS.md):
        165K hours on network storage; a rewritten file changes its mtime;
      * ``content`` (spec option ``fingerprint: content``): the sha256 of its bytes - robust to copies
        that reset mtimes (rsync without ``-t``, object-store sync), at the price of reading every byte.
-     A remote URI (``scheme://`` other than ``file://``) contributes only its string; a file that
-     cannot be stat-ed contributes ``missing`` (readers report missing files before fingerprinting).
+     An object of a remote dataset root (``s3://``) contributes the size and mtime of its listing
+     (``stat``) or the sha256 of its bytes read from the bucket (``content``); any other remote URI
+     only its string; a file that cannot be stat-ed contributes ``missing`` (readers report missing
+     files before fingerprinting).
 
 Changing one audio file or one transcript therefore changes exactly the rows that reference it.
 Per-file results are memoised in a :class:`FileDigests` cache for the duration of one read, because
@@ -40,27 +42,27 @@ FingerprintPolicy = Literal["stat", "content"]
 _CHUNK = 1 << 20  # 1 MiB reads keep memory flat on multi-GB recordings
 
 
-def _is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.startswith("file://")
-
-
-def _local(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
+from uniaudio.stores.uri import is_remote as _is_remote  # noqa: E402
+from uniaudio.stores.uri import local_path as _local  # noqa: E402
 
 
 class FileDigests:
     """Memoised per-file digest under one policy (``stat`` -> size:mtime_ns, ``content`` -> sha256)."""
 
-    def __init__(self, policy: FingerprintPolicy = "stat"):
+    def __init__(self, policy: FingerprintPolicy = "stat", remote_stats: dict[str, tuple[int, int]] | None = None):
         if policy not in ("stat", "content"):
             raise ValueError(f"fingerprint policy must be 'stat' or 'content', got {policy!r}")
         self.policy = policy
+        self.remote_stats = remote_stats or {}  # object URI -> (size, mtime_ns) from the root's listing
         self._cache: dict[str, str] = {}
 
     def digest(self, uri: str) -> str:
         if uri in self._cache:
             return self._cache[uri]
-        if _is_remote(uri):
+        if _is_remote(uri) and uri in self.remote_stats:
+            size, mtime = self.remote_stats[uri]
+            out = f"{size}:{mtime}" if self.policy == "stat" else f"{size}:{_sha256_remote(uri)}"
+        elif _is_remote(uri):
             out = "remote"
         else:
             path = _local(uri)
@@ -76,6 +78,16 @@ class FileDigests:
                     out = f"{st.st_size}:{_sha256_file(path)}"
         self._cache[uri] = out
         return out
+
+
+def _sha256_remote(uri: str) -> str:
+    from uniaudio.stores.uri import open_read
+
+    h = hashlib.sha256()
+    with open_read(uri) as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _sha256_file(path: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 import pyarrow as pa
 
-from pipelines.schema import PAIRED_ROLES, token_store_schema
+from uniaudio.stores.schema import PAIRED_ROLES, token_store_schema
 
 # The row's own audio, then one column per paired role (source, enrolment): float32 mono 16 kHz
 # samples, dropped after the codec stage. Column -> prefix of its codes columns.

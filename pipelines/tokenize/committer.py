@@ -2,7 +2,7 @@
 
 The driver streams finished blocks out of the Ray pipeline and buffers them; when the buffer holds
 ``chunk_mb`` of Arrow data (or ``chunk_rows`` rows) it appends them to the token store in ONE Delta
-commit (:func:`pipelines.delta.append`), and the rejected rows of the same blocks to the quarantine.
+commit (:class:`uniaudio.stores.tables.TokenStore` writer), and the rejected rows of the same blocks to the quarantine.
 A Delta commit is atomic (the log entry appears or it does not; files written by a killed commit are
 never referenced), so a job killed at any point leaves the store holding whole chunks only. The next
 run's anti-join (:mod:`pipelines.tokenize.plan`) skips every committed row and redoes the rest, so
@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import delta
-from pipelines.schema import token_store_schema
+from uniaudio.stores.tables import QuarantineStore, TokenStore
 from pipelines.tokenize.quarantine import quarantine_uri, rejected_table
 from uniaudio.config import ConfigBase
 
@@ -56,7 +55,8 @@ class Committer:
 
     def __init__(self, store: str, n_q: int, cfg: CommitConfig, run_id: str, tokenizer_version: str):
         self.store, self.cfg, self.run_id, self.tv = store, cfg, run_id, tokenizer_version
-        self.schema = token_store_schema(n_q)
+        self._tokens = TokenStore.writer(store, int(cfg.target_file_mb * 2**20), n_q=n_q)
+        self.schema = self._tokens.schema
         self.stats = CommitStats()
         self._good: list[pa.Table] = []
         self._bad: list[pa.Table] = []
@@ -85,7 +85,7 @@ class Committer:
                  "uniaudio.chunk": str(self.stats.commits), "uniaudio.tokenizer_version": self.tv}
         if self._bad:
             bad = pa.concat_tables(self._bad)
-            delta.append(quarantine_uri(self.store), bad, ["dataset"], commit_properties=props)
+            QuarantineStore.writer(quarantine_uri(self.store)).append(bad, props)
             self.stats.rows_quarantined += bad.num_rows
             self.stats.quarantined_by_dataset.update(bad.column("dataset").to_pylist())
             self.stats.reasons.update(f"{s}/{r}" for s, r in zip(bad.column("stage").to_pylist(),
@@ -94,8 +94,7 @@ class Committer:
         if self._good:
             good = pa.concat_tables(self._good)
             self._check(good)
-            version = delta.append(self.store, good.cast(self.schema), ["dataset"],
-                                   target_file_size=int(self.cfg.target_file_mb * 2**20), commit_properties=props)
+            version = self._tokens.append(good, props)
             self.stats.versions.append(version)
             self.stats.rows_out += good.num_rows
             self.stats.audio_s += float(pc.sum(good.column("duration_s")).as_py() or 0.0)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.schema import PAIRED_ROLES
+from uniaudio.stores.schema import PAIRED_ROLES
 from pipelines.tokenize.columns import from_table, reject, to_table
 from uniaudio.audio import SAMPLE_RATE, AudioError, AudioLimits, check_audio, read_audio, resample
 from uniaudio.config import ConfigBase

@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from pipelines import delta
+from uniaudio.stores import delta
+from uniaudio.stores import uri as uris
 from pipelines.tokenize.committer import Committer
 from pipelines.tokenize.config import TokenizeConfig
 from pipelines.tokenize.modalities import TOKENIZER_OF, required_tokenizers
@@ -43,13 +44,13 @@ def _check_tokenizers(spec, cfg: TokenizeConfig) -> None:
 
 def codec_hash(codec_dir: str) -> str:
     """The codec checkpoint's content hash (verified against its weights)."""
-    if "://" in codec_dir and not codec_dir.startswith("file://"):
+    if uris.is_remote(codec_dir):
         from codec import Codec
 
         return Codec.load(codec_dir).content_hash  # fetched from the object store, then verified
     from codec.export import read_codec_dir
 
-    _, _, meta = read_codec_dir(codec_dir.removeprefix("file://"))
+    _, _, meta = read_codec_dir(uris.local_path(codec_dir))
     return meta["content_hash"]
 
 
@@ -71,7 +72,7 @@ def run_tokenize(spec, store: str, codec_dir: str, cfg: TokenizeConfig | None = 
 
     t0 = time.time()
     cfg = cfg or TokenizeConfig()
-    store = store[len("file://"):] if store.startswith("file://") else store
+    store = store if uris.is_remote(store) else uris.local_path(store)
     spec = spec if isinstance(spec, DatasetSpec) else load_dataset_spec(spec)
     _check_tokenizers(spec, cfg)
     tv = tokenizer_set_version(cfg.tokenizers, codec_hash(codec_dir))
@@ -111,12 +112,11 @@ def run_tokenize(spec, store: str, codec_dir: str, cfg: TokenizeConfig | None = 
     s.table_version = delta.table_version(store)
     s.quarantine_version = delta.table_version(quarantine_uri(store))
     if s.table_version is not None:
-        from pipelines.lineage import write_lineage
+        from uniaudio.stores.lineage import write_lineage
         from uniaudio.tasks import tasks_file_record
 
-        local_codec = "://" not in str(codec_dir) or str(codec_dir).startswith("file://")
-        write_lineage(store, {"codec_dir": str(Path(str(codec_dir).removeprefix("file://")).resolve()) if local_codec
-                              else str(codec_dir), "codec_hash": codec_hash(codec_dir), "tokenizer_version": tv,
+        write_lineage(store, {"codec_dir": str(codec_dir) if uris.is_remote(codec_dir)
+                              else str(Path(uris.local_path(codec_dir)).resolve()), "codec_hash": codec_hash(codec_dir), "tokenizer_version": tv,
                               "tokenizers": cfg.tokenizers.to_dict(), "tokens_uri": store,
                               "tokens_version": s.table_version, **tasks_file_record()})
     for reason, n in st.reasons.items():

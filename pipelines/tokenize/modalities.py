@@ -2,7 +2,7 @@
 
 Which tokenizers run for a row follows from the tasks it can serve (:mod:`pipelines.tokenize.needs`):
 phones for TTS-like tasks, UTF-8 text ids for ASR, semantic units for VC, caption / instruction
-embeddings (float16, :func:`pipelines.schema.pack_f16`) for text-to-sound/music, audio edit and
+embeddings (float16, :func:`uniaudio.stores.schema.pack_f16`) for text-to-sound/music, audio edit and
 instructed TTS, and lyric phones + MIDI on the 50 Hz grid for singing. Text embeddings run batched over
 the block. A :class:`~uniaudio.tokenizers.TokenizeError` quarantines the row with stage
 ``tokenize:<name>`` and the tokenizer's reason (``g2p_failed``, ``no_notes``, ...). A row's
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.schema import pack_f16
+from uniaudio.stores.schema import pack_f16
 from pipelines.tokenize.columns import is_ok, reject, wav_of
 from pipelines.tokenize.needs import missing_inputs, modalities_for, usable_tasks
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.tokenize.quarantine import problem_fingerprint, quarantine_uri
 
 KEY = ["dataset", "utt_id", "fingerprint"]

@@ -17,7 +17,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.tokenize.plan import KEY, store_keys
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")  # dataset names, hex fingerprints, tokenizer versions
@@ -46,7 +46,7 @@ def prune(store: str, datasets: list[str], manifest: pa.Table, tokenizer_version
 
     Rows of another tokenizer version fill whole files (a file is written by one run), so they go
     with a file-level DELETE that rewrites nothing; changed / removed rows are deleted row by row
-    (:func:`pipelines.delta.delete_rows` rewrites only the files that hold them).
+    (:func:`uniaudio.stores.delta.delete_rows` rewrites only the files that hold them).
     """
     stale = stale_rows(store, datasets, manifest, tokenizer_version)
     if stale.num_rows == 0:

@@ -2,7 +2,7 @@
 
 Location: ``<store>/_quarantine``, a Delta table of its own inside the token store's folder (Delta
 readers and VACUUM ignore folders starting with ``_``), partitioned by ``dataset``, schema
-:func:`pipelines.schema.quarantine_schema`. It is an append-only log: each record names the
+:func:`uniaudio.stores.schema.quarantine_schema`. It is an append-only log: each record names the
 ``run_id`` that wrote it. A record is keyed by (dataset, fingerprint, tokenizer_version), like a token
 row: a re-run skips rows already quarantined under the same fingerprint and tokenizer version (an
 unchanged bad file is not retried; a changed one gets a new fingerprint and is retried). Reader
@@ -23,13 +23,9 @@ from typing import Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.schema import quarantine_schema
+from uniaudio.stores.schema import quarantine_schema
 
-QUARANTINE_DIR = "_quarantine"
-
-
-def quarantine_uri(store: str) -> str:
-    return store.rstrip("/") + "/" + QUARANTINE_DIR
+from uniaudio.stores.tables import QUARANTINE_DIR, quarantine_uri  # noqa: F401 - re-exported for the pipeline
 
 
 def problem_fingerprint(dataset: str, utt_id: str | None, where: str, reason: str) -> str:

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines import delta
-from pipelines.schema import example_store_schema, pack_f16
+from uniaudio.stores import delta
+from uniaudio.stores.schema import example_store_schema, pack_f16
 from uniaudio.conditioning_dropout import (
     DEFAULT_DROP_SEGMENTS,
     condition_spans,

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from pipelines import delta
-from pipelines.schema import example_store_schema, pack_f16
+from uniaudio.stores import delta
+from uniaudio.stores.schema import example_store_schema, pack_f16
 from uniaudio.data.batching import task_repeat_factors
 from uniaudio.data.loader import BatchLoader, LoaderConfig, StoreSnapshot
 from uniaudio.sequence import build_sequence

@@ -105,7 +105,7 @@ def train_tiny(steps: int = 8, seed: int = 0):
 
 
 def export_tiny(out: Path, codec_dir: str, codec_hash: str, kmeans: str, steps: int = 8) -> tuple[str, list]:
-    from uniaudio.train.export import write_export
+    from uniaudio.stores.exported import write_export
 
     model, cfg, losses = train_tiny(steps)
     lineage = {"run_id": "test", "steps": steps, "codec_dir": codec_dir, "codec_hash": codec_hash,

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from pipelines import delta
+from uniaudio.stores import delta
 
 
 def kill_after_commit(cmd: list[str], table: str, version: int = 1, timeout_s: float = 120.0) -> None:

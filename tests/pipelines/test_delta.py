@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pyarrow as pa
 
-from pipelines import delta
-from pipelines.schema import example_store_schema, pack_f16, token_store_schema, unpack_f16
+from uniaudio.stores import delta
+from uniaudio.stores.schema import example_store_schema, pack_f16, token_store_schema, unpack_f16
 
 
 def test_append_versions_and_filters(tmp_path):
@@ -40,7 +40,7 @@ def test_reader_exits_cleanly(tmp_path):
     """delta-rs' own filesystem aborts the interpreter at exit (exit 134); ours must not."""
     uri = str(tmp_path / "t")
     delta.append(uri, pa.table({"dataset": ["a"], "x": [1]}), ["dataset"])
-    code = f"from pipelines import delta; print(delta.read_table({uri!r}).num_rows)"
+    code = f"from uniaudio.stores import delta; print(delta.read_table({uri!r}).num_rows)"
     for _ in range(4):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr[-500:]

@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples import ExamplesConfig, run_examples
 from pipelines.examples.choices import split_of
-from pipelines.schema import example_store_schema, pack_f16, token_store_schema
+from uniaudio.stores.schema import example_store_schema, pack_f16, token_store_schema
 from uniaudio.cli import main
 from uniaudio.tasks import TASKS, get_task
 from uniaudio.tokenizers.inventory import load_inventory
@@ -123,7 +123,7 @@ def test_every_task_layout_and_lineage(built):
         assert len({e["split"] for e in ex.values() if e["utt_ids"][0] == u}) == 1
     cap = ex["text_to_sound/sfx/x0"]
     assert cap["cont_dim"] == 384 and len(cap["cont_positions"]) == 6
-    from pipelines.lineage import read_lineage
+    from uniaudio.stores.lineage import read_lineage
 
     lin = read_lineage(out)
     assert lin["tokens_uri"] == tokens and lin["examples_version"] == delta.table_version(out)

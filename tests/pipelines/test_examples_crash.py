@@ -8,9 +8,9 @@ import pytest
 from killed_job import kill_after_commit
 from test_examples import no_mlflow, token_row
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples import run_examples
-from pipelines.schema import token_store_schema
+from uniaudio.stores.schema import token_store_schema
 
 pytestmark = pytest.mark.integration
 

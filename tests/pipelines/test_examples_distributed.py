@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 from test_examples import no_mlflow, phones, synthetic_store, token_row
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.examples import run_examples
 from pipelines.examples.build import _token_datasets
 from pipelines.examples.distributed import FP, build_block, select_uses, window_col
@@ -18,7 +18,7 @@ from pipelines.examples.lookup import UsePlan
 from pipelines.examples.plan import plan_dataset
 from pipelines.examples.reference import build_reference
 from pipelines.examples.summary import ExamplesSummary
-from pipelines.schema import example_store_schema, token_store_schema
+from uniaudio.stores.schema import example_store_schema, token_store_schema
 from uniaudio.tasks import TASKS
 from uniaudio.vocab import load_vocab
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import delta
-from pipelines.schema import unpack_f16
+from uniaudio.stores import delta
+from uniaudio.stores.schema import unpack_f16
 from pipelines.tokenize import TokenizeConfig, run_tokenize
 from pipelines.tokenize.quarantine import quarantine_uri
 
@@ -94,7 +94,7 @@ def test_end_to_end_quarantine_mlflow_and_plain_read(tmp_path, ray_session, tiny
     assert (s.rows_in, s.rows_todo, s.rows_out) == (13, 12, 7)
     assert s.rows_quarantined == 6 and s.commits >= 2
     assert s.per_dataset["speech"]["out"] == 4 and s.per_dataset["pairs"]["out"] == 2
-    from pipelines.lineage import read_lineage
+    from uniaudio.stores.lineage import read_lineage
 
     lin = read_lineage(store)  # what training copies into the model, so generation finds codec + tokenizers
     assert lin["tokenizer_version"] == s.tokenizer_version and lin["tokens_version"] == s.table_version

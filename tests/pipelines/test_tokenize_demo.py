@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.democorpus import SMALL, DemoCorpusConfig, build_demo_corpus
 from pipelines.examples import ExamplesConfig, run_examples
 from pipelines.tokenize import TokenizeConfig, run_tokenize

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from killed_job import kill_after_commit
 
-from pipelines import delta
+from uniaudio.stores import delta
 from pipelines.tokenize import TokenizeConfig, run_tokenize
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from pipelines import delta
-from pipelines.schema import token_store_schema
+from uniaudio.stores import delta
+from uniaudio.stores.schema import token_store_schema
 from pipelines.sources import ManifestRow, Problem
 from pipelines.tokenize.columns import manifest_to_carrier, to_table
 from pipelines.tokenize.committer import CommitConfig, Committer

@@ -33,7 +33,7 @@ def test_bandwidth_extension_from_yaml_only(tmp_path):
 
     from uniaudio.audio import write_audio
     from uniaudio.model import build_model, get_preset
-    from uniaudio.train.export import write_export
+    from uniaudio.stores.exported import write_export
 
     # a tiny codec (as the pipeline tests make it) and a v1 base model
     from codec.config import preset

@@ -69,7 +69,7 @@ def test_prepare_init_accepts_a_v1_base_for_a_tasks_file_model(tmp_path, capsys)
     from uniaudio.model import build_model, get_preset
     from uniaudio.tasks import use_tasks_file
     from uniaudio.train.config import train_config
-    from uniaudio.train.export import write_export
+    from uniaudio.stores.exported import write_export
     from uniaudio.train.init_from import VOCAB_ROWS, prepare_init
 
     torch.manual_seed(0)

@@ -3,8 +3,8 @@
 import numpy as np
 import pyarrow as pa
 
-from pipelines import delta
-from pipelines.schema import example_store_schema, pack_f16
+from uniaudio.stores import delta
+from uniaudio.stores.schema import example_store_schema, pack_f16
 from uniaudio.sequence import build_sequence
 from uniaudio.vocab import load_vocab
 

@@ -21,7 +21,7 @@ from uniaudio.config import ConfigError  # noqa: E402
 from uniaudio.errors import UserFacingError, VocabMismatchError  # noqa: E402
 from uniaudio.model import build_model, get_preset  # noqa: E402
 from uniaudio.train.config import TrainConfig, train_config  # noqa: E402
-from uniaudio.train.export import write_export  # noqa: E402
+from uniaudio.stores.exported import write_export  # noqa: E402
 from uniaudio.train.init_from import load_into, prepare_init  # noqa: E402
 
 # The base differs from the tiny preset in one architecture field, so "architecture from the export"

@@ -46,7 +46,7 @@ def test_two_workers_zero2_learn_and_export(reference):
     assert s.last_loss < s.first_loss - 1.0, (s.first_loss, s.last_loss)
     for name in ("model.safetensors", "model_config.json", "vocab.json", "lineage.json"):
         assert (out / name).is_file()
-    from uniaudio.train.export import load_exported
+    from uniaudio.stores.exported import load_exported
 
     model, cfg, vocab, lineage = load_exported(out)
     assert lineage["examples_version"] == 0 and lineage["steps"] == 8

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from uniaudio.model import build_model, get_preset
-from uniaudio.train.export import write_export
+from uniaudio.stores.exported import write_export
 from workflows.dag import parse_workflow
 from workflows.runner import run_workflow
 from workflows.state import RunStore

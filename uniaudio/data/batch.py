@@ -21,14 +21,14 @@ from typing import Any, Mapping, Sequence as Seq
 
 import numpy as np
 
-from pipelines.schema import unpack_f16
+from uniaudio.stores.schema import unpack_f16
 from uniaudio.model.batch import ModelBatch, collate
 from uniaudio.sequence import Sequence
 from uniaudio.vocab import Vocab
 
 
 def sequence_from_row(row: Mapping[str, Any]) -> Sequence:
-    """One example-store row (pipelines/schema.example_store_schema) -> a Sequence."""
+    """One example-store row (uniaudio/stores/schema.example_store_schema) -> a Sequence."""
     n_q = int(row["n_q"])
     frames = np.asarray(row["frames"], dtype=np.int64).reshape(-1, n_q)
     n = int(row["n_frames"])

@@ -71,7 +71,7 @@ class StoreSnapshot:
 
     @classmethod
     def open(cls, uri: str, version: int | None = None) -> "StoreSnapshot":
-        from pipelines import delta
+        from uniaudio.stores import delta
 
         if not delta.is_table(uri):
             from uniaudio.errors import UserFacingError
@@ -83,7 +83,9 @@ class StoreSnapshot:
         for split, task in zip(meta.column("split").to_pylist(), meta.column("task").to_pylist()):
             counts.setdefault(split, {}).setdefault(task, 0)
             counts[split][task] += 1
-        root = uri[len("file://"):] if uri.startswith("file://") else uri
+        from uniaudio.stores import uri as uris
+
+        root = uri if uris.is_remote(uri) else uris.local_path(uri)
         try:
             nbytes = int(sum(dt.get_add_actions(flatten=True).column("size_bytes").to_pylist()))
         except Exception:  # noqa: BLE001 - only the in-memory cache decision needs it
@@ -99,8 +101,11 @@ def _partition_values(path: str, root: str) -> dict[str, str]:
 def _iter_rows_arrow(files: list[str], root: str) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
+    from uniaudio.stores import uri as uris
+
     for f in files:
-        table = pq.read_table(f)
+        fs, path = uris.filesystem(f)  # s3:// through the configured endpoint and credentials
+        table = pq.read_table(path, filesystem=fs)
         extra = _partition_values(f, root)
         for row in table.to_pylist():
             row.update({k: v for k, v in extra.items() if row.get(k) is None})
@@ -113,7 +118,15 @@ def _iter_rows_ray(files: list[str], root: str) -> Iterator[dict[str, Any]]:
 
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # the stream must be a function of the file order
-    ds = ray.data.read_parquet(files, partitioning=Partitioning("hive", base_dir=root))
+    from uniaudio.stores import uri as uris
+
+    if files and uris.is_remote(files[0]):
+        fs, _ = uris.filesystem(files[0])
+        paths = [uris.filesystem(f)[1] for f in files]
+        ds = ray.data.read_parquet(paths, filesystem=fs,
+                                   partitioning=Partitioning("hive", base_dir=uris.filesystem(root)[1], filesystem=fs))
+    else:
+        ds = ray.data.read_parquet(files, partitioning=Partitioning("hive", base_dir=root))
     for batch in ds.iter_batches(batch_format="pyarrow", prefetch_batches=2):
         yield from batch.to_pylist()
 

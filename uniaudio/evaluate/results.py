@@ -103,9 +103,11 @@ class InvalidLine:
 
 
 def _resolve(value: str, base: Path) -> str:
+    from uniaudio.stores import uri as uris
+
     if value.startswith("file://"):
-        return value[len("file://"):]
-    if "://" in value or Path(value).is_absolute():
+        return uris.local_path(value)
+    if uris.is_remote(value) or Path(value).is_absolute():
         return value
     return str((base / value).resolve())
 

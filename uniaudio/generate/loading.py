@@ -7,6 +7,8 @@ Accepted model URIs:
 * a **training checkpoint directory** (DeepSpeed ZeRO shards with a ``latest`` tag): consolidated to
   fp32; the model config comes from ``model_config.json`` or the run's ``train_config.yaml`` in the
   directory or one of its parents (or ``model_config=`` explicitly);
+* an **object-store URI** (``s3://``, ``gs://``) of either: copied once per node into the cache dir
+  (``$UNIAUDIO_CACHE_DIR``) and verified by hash (:func:`uniaudio.stores.uri.fetch`);
 * an **MLflow URI**: ``runs:/<run_id>/model`` (the training driver logs the export under artifact path
   ``model``), ``models:/<name>/<version>``, or any artifact URI MLflow can download
   (``mlflow.artifacts.download_artifacts``); the downloaded folder is an exported model directory.
@@ -41,18 +43,19 @@ class LoadedModel:
 
 
 def is_mlflow_uri(uri: str) -> bool:
-    return uri.startswith(MLFLOW_SCHEMES) or ("://" in uri and not uri.startswith("file://"))
+    """An MLflow model/artifact URI (not a path, ``file://`` or object-store URI, which we read ourselves)."""
+    from uniaudio.stores import uri as uris
+
+    return uri.startswith(MLFLOW_SCHEMES) or (uris.is_remote(uri) and uris.scheme(uri) not in uris.REMOTE_SCHEMES)
 
 
 def fetch_dir(uri: str, work_dir: str | Path, tracking_uri: str | None = None) -> Path:
-    """A local folder for ``uri``: a path as is, an MLflow/artifact URI downloaded into ``work_dir``."""
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+    """A local folder (or file) for ``uri``: a path as is, an object-store URI through the node's
+    hash-verified cache, an MLflow/artifact URI downloaded into ``work_dir``."""
+    from uniaudio.stores import uri as uris
+
     if not is_mlflow_uri(uri):
-        p = Path(uri)
-        if not p.exists():
-            raise UserFacingError(f"{uri} does not exist")
-        return p
+        return uris.fetch(uri)
     try:
         import mlflow.artifacts
         from mlflow.exceptions import MlflowException
@@ -151,7 +154,7 @@ def load_checkpoint_dir(ckpt: Path, model_config: str | Path | None = None, devi
 def load_model(uri: str, work_dir: str | Path, device: str = "cpu", tracking_uri: str | None = None,
                model_config: str | Path | None = None) -> LoadedModel:
     """Resolve and load ``uri`` (see the module docstring) onto ``device``."""
-    from uniaudio.train.export import WEIGHTS, load_exported
+    from uniaudio.stores.exported import WEIGHTS, load_exported
 
     d = fetch_dir(uri, Path(work_dir) / "model", tracking_uri)
     if not d.is_dir():
@@ -175,7 +178,10 @@ def load_codec(loaded: LoadedModel, codec_uri: str | None, work_dir: str | Path,
     uri = codec_uri or lin.get("codec_dir")
     if not uri:
         raise UserFacingError(f"model {loaded.uri}: its lineage records no codec (codec_dir); pass --codec DIR")
-    if not codec_uri and not is_mlflow_uri(uri) and not Path(uri).is_absolute() and loaded.directory is not None:
+    from uniaudio.stores import uri as uris
+
+    relative = not is_mlflow_uri(uri) and not uris.is_remote(uri) and not Path(uri).is_absolute()
+    if not codec_uri and relative and loaded.directory is not None:
         uri = str((loaded.directory / uri).resolve())
     local = fetch_dir(uri, Path(work_dir) / "codec", tracking_uri)
     codec = Codec.load(str(local), device=device)

@@ -97,9 +97,12 @@ def parse_edit_span(value: Any) -> tuple[float, float]:
 
 
 def _resolve(value: str, base: Path | None) -> str:
-    if value.startswith("file://"):
-        value = value[len("file://"):]
-    if "://" in value or base is None or Path(value).is_absolute():
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(value):
+        return value
+    value = uris.local_path(value)
+    if base is None or Path(value).is_absolute():
         return value
     return str((base / value).resolve())
 

@@ -108,7 +108,16 @@ def _part_notes(part, music21) -> list[Note]:
 
 
 def read_notes(path: str | Path, track: int | None = None) -> list[Note]:
-    """Dispatch on the file suffix; raises :class:`TokenizeError` (``bad_notes``/``no_notes``)."""
+    """Dispatch on the file suffix; raises :class:`TokenizeError` (``bad_notes``/``no_notes``). A score
+    in an object store (``s3://``) is read from this node's hash-verified cache copy."""
+    from uniaudio.errors import UserFacingError
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(path):
+        try:
+            path = uris.fetch(path)
+        except (UserFacingError, OSError) as err:
+            raise TokenizeError("bad_notes", f"notes file {str(path)!r}: {str(err)[:200]}") from None
     p = Path(path)
     if not p.is_file():
         raise TokenizeError("bad_notes", f"notes file {str(p)!r} does not exist")

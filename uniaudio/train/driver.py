@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uniaudio.stores import uri as uris
 from uniaudio.train.config import TrainConfig
 
 
@@ -61,10 +62,11 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     from uniaudio.ray_init import ensure_ray
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
     from uniaudio.train import checkpoint as ckpt
-    from uniaudio.train.export import consolidate, write_export
+    from uniaudio.stores.exported import write_export
+    from uniaudio.train.export import consolidate
 
     t0 = time.time()
-    out = Path(out_dir).resolve()
+    out_uri, out = _run_dirs(out_dir)
     snap = StoreSnapshot.open(examples_uri)  # pins the Delta version for the whole run (lineage)
     out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
     uri = resolve_tracking_uri(out)
@@ -78,7 +80,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     tracker = MlflowTracker(uri, experiment=cfg.experiment, artifact_location=default_artifact_location(uri, out),
                             fallback_path=out / "mlflow_unsent.jsonl")
     name = cfg.run_name or f"lm-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    from pipelines.lineage import read_lineage
+    from uniaudio.stores.lineage import read_lineage
     from uniaudio.tasks import tasks_file_record
 
     # codec + tokenizers + token store, as recorded by `uniaudio tokenize` / `uniaudio examples`
@@ -99,6 +101,8 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
         tracker.log_params({"init_from_sha256": init.sha256, "init_from_path": str(init.directory)})
     (out / "train_config.yaml").write_text(cfg.to_yaml())
     tracker.log_artifact(out / "train_config.yaml")
+    if out_uri != str(out):
+        uris.put(uris.join(out_uri, "train_config.yaml"), cfg.to_yaml())
 
     loop_config = {"train": cfg.to_dict(), "snapshot": dataclasses.asdict(snap), "tracking_uri": uri,
                    "run_id": run_id, **(test_hooks or {})}
@@ -115,7 +119,7 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
                                      resources_per_worker=None if use_gpu else {"CPU": cfg.cpus_per_worker}),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         run_config=RunConfig(
-            name=name, storage_path=str(out / "ray_results"),
+            name=name, **_ray_storage(out_uri, out),
             checkpoint_config=CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
         ),
@@ -128,14 +132,18 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
         import torch
 
         state0 = torch.load(Path(d) / "train_state_rank0.pt", weights_only=True)["state"]
-    lineage.update(run_id=run_id, steps=state0["step"], checkpoint=str(result.checkpoint.path))
+    lineage.update(run_id=run_id, steps=state0["step"], checkpoint=_checkpoint_uri(out_uri, result.checkpoint.path))
     _lineage_of_resumed_init(lineage, init, state0.get("init_sha256"), tracker)
     write_export(out, state_dict, cfg.model, lineage)
+    if out_uri != str(out):  # the export goes INTO the bucket; the local copy is this node's cache
+        for name_ in ("model_config.json", "vocab.json", "lineage.json", "model.safetensors"):
+            with (out / name_).open("rb") as f:
+                uris.put(uris.join(out_uri, name_), f.read())
     for name_ in ("model_config.json", "vocab.json", "lineage.json", "model.safetensors"):
         tracker.log_artifact(out / name_, artifact_path="model")
     history = state0.get("history") or []
     summary = TrainSummary(
-        run_id=run_id, out_dir=str(out), steps=state0["step"], zero_stage=cfg.zero_stage, workers=cfg.workers,
+        run_id=run_id, out_dir=out_uri, steps=state0["step"], zero_stage=cfg.zero_stage, workers=cfg.workers,
         first_loss=state0.get("first_loss"), last_loss=history[-1][1] if history else None,
         val_loss=metrics.get("val/all/loss"), skipped_steps=state0["skipped_steps"], seconds=time.time() - t0,
         examples_version=snap.version,
@@ -146,6 +154,32 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
     _log_pytorch_model(uri, run_id, out)
     tracker.end_run("FINISHED")
     return summary
+
+
+def _run_dirs(out_dir: str) -> tuple[str, Path]:
+    """``(the run's URI, a local folder for this driver's files)``. A local ``--out`` is both; an
+    object-store one (``s3://b/run``) gets a node-local staging folder under the cache dir, and every
+    checkpoint and the export are written to the bucket (nothing is left only on this node)."""
+    if not uris.is_remote(out_dir):
+        local = Path(uris.local_path(out_dir)).resolve()
+        return str(local), local
+    import hashlib
+
+    return out_dir.rstrip("/"), uris.cache_dir() / "train" / hashlib.sha256(out_dir.encode()).hexdigest()[:24]
+
+
+def _ray_storage(out_uri: str, out: Path) -> dict[str, Any]:
+    """Ray Train storage: ``<out>/ray_results``, on the object store through a pyarrow filesystem (every
+    rank uploads its own ZeRO shard there, so no node needs another's disk)."""
+    if not uris.is_remote(out_uri):
+        return {"storage_path": str(out / "ray_results")}
+    fs, path = uris.filesystem(uris.join(out_uri, "ray_results"))
+    return {"storage_path": path, "storage_filesystem": fs}
+
+
+def _checkpoint_uri(out_uri: str, path: str) -> str:
+    """Ray reports a checkpoint's path inside its storage filesystem; lineage records a full URI."""
+    return f"{uris.scheme(out_uri)}://{path.lstrip('/')}" if uris.is_remote(out_uri) else str(path)
 
 
 def _prepare_init(cfg: TrainConfig, out: Path, tracking_uri: str):
@@ -190,7 +224,7 @@ def _log_pytorch_model(tracking_uri: str, run_id: str | None, out: Path) -> None
     try:
         import mlflow
 
-        from uniaudio.train.export import load_exported
+        from uniaudio.stores.exported import load_exported
 
         model, _, _, _ = load_exported(out)
         mlflow.set_tracking_uri(tracking_uri)

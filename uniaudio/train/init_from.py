@@ -75,10 +75,14 @@ def read_model_config(uri: str, tracking_uri: str | None = None):
     from uniaudio.model import ModelConfig
 
     with tempfile.TemporaryDirectory() as tmp:
-        if _is_mlflow(uri):
+        from uniaudio.stores.uri import is_remote
+
+        if _is_mlflow(uri) or is_remote(uri):
             path = fetch_dir(f"{uri.rstrip('/')}/{CONFIG}", tmp, tracking_uri)
         else:
-            d = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+            from uniaudio.stores.uri import local_path
+
+            d = Path(local_path(uri))
             if not d.is_dir():
                 raise ConfigError(f"init_from: {uri} is not a directory (expected an exported model: "
                                   f"what `uniaudio train --out DIR` writes)")

@@ -18,30 +18,19 @@ finds the codec and tokenizers of a model without being told.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from uniaudio.stores import uri as uris
 
 FILE = "_uniaudio_lineage.json"
 
 
-def _path(store: str) -> Path:
-    return Path(store[len("file://"):] if store.startswith("file://") else store) / FILE
-
-
 def write_lineage(store: str, info: dict[str, Any]) -> None:
-    """Atomically (re)write the store's lineage record (local stores; object stores are skipped)."""
-    if "://" in store and not store.startswith("file://"):
-        return
-    path = _path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".lineage-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    """Atomically (re)write the store's lineage record (any URI: local, ``file://``, ``s3://``...)."""
+    uris.put(uris.join(store, FILE), json.dumps(info, indent=1, sort_keys=True, default=str))
 
 
 def read_lineage(store: str) -> dict[str, Any]:
-    path = _path(store)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The store's lineage record, ``{}`` when it has none."""
+    path = uris.join(store, FILE)
+    return json.loads(uris.read_text(path)) if uris.is_file(path) else {}

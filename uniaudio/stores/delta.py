@@ -24,17 +24,43 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
+from uniaudio.errors import UserFacingError
+from uniaudio.stores import uri as uris
+
 
 def _strip_file_scheme(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
+    return uri if uris.is_remote(uri) else uris.local_path(uri)
+
+
+_UNSAFE = {
+    "AWS_S3_ALLOW_UNSAFE_RENAME": "commits by unconditional PUT: two writers can both 'win' the same version",
+    "AWS_S3_LOCKING_PROVIDER": "the DynamoDB lock client, which this deltalake no longer supports",
+    "AWS_CONDITIONAL_PUT": "a non-default conditional-put mode",
+}
+
+
+def check_commit_safety(uri: str) -> None:
+    """Refuse an S3 write whose commits would not be safe for concurrent writers.
+
+    delta-rs (1.6) commits a version on S3 by writing ``_delta_log/<version>.json`` with put-if-absent
+    (``If-None-Match: *``): of two writers racing for a version exactly one succeeds and the other
+    retries on top of it. Settings that replace this (docs/STORES.md) are refused here rather than
+    risking a silently lost commit; a store without conditional writes must not be used for tables.
+    """
+    if uris.scheme(uri) != "s3":
+        return
+    import os
+
+    for var, why in _UNSAFE.items():
+        val = os.environ.get(var, "")
+        if val and not (var == "AWS_CONDITIONAL_PUT" and val.lower() == "etag"):
+            raise UserFacingError(f"{uri}: refusing to write a Delta table with {var}={val} ({why}); unset it "
+                                  f"and use an S3 store with conditional writes (see docs/STORES.md)")
 
 
 def table_filesystem(uri: str) -> pafs.FileSystem:
-    """A pyarrow filesystem rooted at the table directory (local path or any pyarrow-supported URI)."""
-    if "://" in uri and not uri.startswith("file://"):
-        fs, path = pafs.FileSystem.from_uri(uri)
-        return pafs.SubTreeFileSystem(path, fs)
-    return pafs.SubTreeFileSystem(_strip_file_scheme(uri), pafs.LocalFileSystem())
+    """A pyarrow filesystem rooted at the table directory (local path or any supported URI)."""
+    return uris.subtree(uri)
 
 
 def is_table(uri: str) -> bool:
@@ -68,6 +94,7 @@ def append(
     """
     from deltalake import CommitProperties, WriterProperties, write_deltalake
 
+    check_commit_safety(uri)
     kwargs: dict[str, Any] = {}
     if target_file_size:
         kwargs["target_file_size"] = int(target_file_size)
@@ -93,6 +120,7 @@ def delete(uri: str, predicate: str, commit_properties: Mapping[str, str] | None
     """
     from deltalake import CommitProperties, WriterProperties
 
+    check_commit_safety(uri)
     open_table(uri).delete(
         predicate,
         writer_properties=WriterProperties(compression="ZSTD"),
@@ -122,6 +150,7 @@ def delete_rows(
     import pyarrow.parquet as pq
     from deltalake import CommitProperties, WriterProperties, write_deltalake
 
+    check_commit_safety(uri)
     safe = re.compile(r"^[A-Za-z0-9_.\-]+$")
     drop = set(values)
     dt = open_table(uri)
@@ -129,7 +158,7 @@ def delete_rows(
     groups: list[list[pa.Table]] = [[]]
     n_keys = 0
     for file_uri in files:
-        fs, path = pafs.FileSystem.from_uri(file_uri if "://" in file_uri else "file://" + file_uri)
+        fs, path = uris.filesystem(file_uri)
         t = pq.read_table(path, filesystem=fs)
         if not drop.intersection(t.column(key).to_pylist()):
             continue

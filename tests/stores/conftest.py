@@ -1,0 +1,1 @@
+from conftest_s3 import s3_bucket, s3_env, s3_server  # noqa: F401  (fixtures, found by name)
