@@ -85,7 +85,7 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
     from uniaudio.reference.lm_weights import count_layers, map_state_dict, strip_module
     from uniaudio.reference.token_map import translate
     from uniaudio.reference.torch_file import read_torch_file
-    from uniaudio.train.export import write_export
+    from uniaudio.stores.exported import write_export
     from uniaudio.vocab import load_vocab
 
     exp, out_dir = Path(exp_dir), Path(out)
