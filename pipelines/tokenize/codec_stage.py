@@ -1,4 +1,10 @@
-"""Codec encoding: the actor-pool stage (model loaded once per actor, GPU when the cluster has one).
+"""Codec encoding: an actor pool on GPU clusters (model loaded once per actor), CPU tasks otherwise.
+
+Two forms of the same stage (``codec_pool.mode``): :class:`CodecEncoder` actors — the GPU form, one
+actor per GPU holding the model — and :func:`encode_block` tasks — the CPU form, which keeps one
+encoder per Ray worker process. Task workers outlive a job, so a run of many small tokenization jobs
+(one per dataset, as the workflows do) loads torch and the codec once per worker instead of once per job
+and per actor (``benchmarks/tokenize_throughput.py --small-jobs`` measures both forms side by side).
 
 Ray Data hands :class:`CodecEncoder` blocks of ``batch_rows`` rows. Inside a block the audio items
 (each row's own audio, plus its paired ``source`` / ``enrolment`` audio) go to the codec adapter of
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +38,8 @@ class CodecPoolConfig(ConfigBase):
     num_gpus: float | None = Field(None, ge=0.0)  # per actor; None = 1 when the cluster has GPUs, else 0
     batch_rows: int = Field(32, ge=1)  # rows per actor call: the window inside which items are bucketed by length
     torch_threads: int = Field(1, ge=1)  # intra-op threads per CPU actor (match actor_cpus)
+    # "auto": actors when the stage gets GPUs, else tasks (the encoder cached per worker process)
+    mode: Literal["auto", "actors", "tasks"] = "auto"
 
 
 class CodecEncoder:
@@ -91,3 +99,27 @@ class CodecEncoder:
             for col in AUDIO_COLUMNS:
                 row[col] = None
         return to_table(rows, self.n_q)
+
+
+#: the CPU form's encoder of this worker process: (key, encoder); one codec at a time
+_WORKER_ENCODER: list[tuple[tuple, CodecEncoder]] = []
+
+
+def _codec_key(codec_dir: str, codec_cfg: dict[str, Any], torch_threads: int) -> tuple:
+    """Identity of a loaded encoder: the settings and the codec files as they are now (a codec retrained
+    into the same folder is a new key)."""
+    import json
+    from pathlib import Path
+
+    files = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in Path(codec_dir).iterdir() if p.is_file()))
+    return codec_dir, json.dumps(codec_cfg, sort_keys=True), torch_threads, files
+
+
+def encode_block(table: pa.Table, codec_dir: str, codec_cfg: dict[str, Any], torch_threads: int = 1) -> pa.Table:
+    """The codec stage as a Ray Data task (``codec_pool.mode`` tasks): same output as :class:`CodecEncoder`."""
+    key = _codec_key(codec_dir, codec_cfg, torch_threads)
+    if not _WORKER_ENCODER or _WORKER_ENCODER[0][0] != key:
+        _WORKER_ENCODER.clear()
+        _WORKER_ENCODER.append((key, CodecEncoder(codec_dir, codec_cfg, torch_threads)))
+    return _WORKER_ENCODER[0][1](table)

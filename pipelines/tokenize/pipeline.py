@@ -1,16 +1,19 @@
-"""The Ray Data pipeline: manifest blocks -> CPU tasks -> codec actor pool -> driver-side commits.
+"""The Ray Data pipeline: manifest blocks -> CPU tasks -> codec stage -> driver-side commits.
 
 ::
 
     from_arrow(blocks of block_rows manifest rows)
       .map_batches(cpu_stage)                    # tasks: select tasks, decode, resample, validate, modalities
-      .map_batches(CodecEncoder, ActorPool)      # actors: codec loaded once each, GPU when present
+      .map_batches(CodecEncoder, ActorPool)      # GPU: actors, codec loaded once each
+      | .map_batches(encode_block)               # CPU: tasks, codec cached per worker process
       -> iter_batches on the driver -> Committer  # chunked atomic Delta appends
 
-The two map stages are kept apart (Ray would otherwise fuse them): the CPU work runs in as many
-parallel tasks as the cluster has CPUs left, while the codec stays in its small pool. On a small CPU
-cluster the pool's CPU reservation is lowered so that the tasks can always be scheduled (whole-CPU
-actors on 2 cores would otherwise starve the tasks and hang the job).
+With an actor pool the two map stages are kept apart (Ray would otherwise fuse them): the CPU work
+runs in as many parallel tasks as the cluster has CPUs left, while the codec stays in its small pool.
+On a small CPU cluster the pool's CPU reservation is lowered so that the tasks can always be scheduled
+(whole-CPU actors on 2 cores would otherwise starve the tasks and hang the job). In the task form
+(the default without GPUs, :mod:`pipelines.tokenize.codec_stage`) Ray may fuse the stages: decode and
+encode then run in one task, which on CPU saves a hop through the object store.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pipelines.tokenize.codec_stage import CodecEncoder
+from pipelines.tokenize.codec_stage import CodecEncoder, encode_block
 from pipelines.tokenize.columns import manifest_to_carrier, to_table
 from pipelines.data_context import job_data_context
 from pipelines.tokenize.committer import Committer
@@ -83,12 +86,28 @@ def build_dataset(todo: list[Any], tasks: dict[str, list[str]], codec_dir: str |
                    "without_codec": codec_dir is None})
     if codec_dir is None:
         return ds
+    codec_kwargs = {"codec_dir": codec_dir, "codec_cfg": codec_cfg, "torch_threads": cfg.codec_pool.torch_threads}
+    if use_tasks(cfg, res):
+        return ds.map_batches(encode_block, batch_size=cfg.codec_pool.batch_rows, batch_format="pyarrow",
+                              num_cpus=res.task_cpus, memory=res.task_memory, fn_kwargs=codec_kwargs)
     return ds.map_batches(
         CodecEncoder, batch_size=cfg.codec_pool.batch_rows, batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.codec_pool.actors), num_cpus=res.actor_cpus,
         num_gpus=res.num_gpus or None,
-        fn_constructor_kwargs={"codec_dir": codec_dir, "codec_cfg": codec_cfg,
-                               "torch_threads": cfg.codec_pool.torch_threads})
+        fn_constructor_kwargs=codec_kwargs)
+
+
+def use_tasks(cfg: TokenizeConfig, res: Resources) -> bool:
+    """Whether the codec stage runs as tasks (see the module doc).
+
+    >>> cpu = Resources(1.0, 1.0, 0, "cpu")
+    >>> use_tasks(TokenizeConfig(), cpu), use_tasks(TokenizeConfig(codec_pool={"mode": "actors"}), cpu)
+    (True, False)
+    >>> use_tasks(TokenizeConfig(), Resources(1.0, 1.0, 1, "cuda"))
+    False
+    """
+    mode = cfg.codec_pool.mode
+    return mode == "tasks" or (mode == "auto" and not res.num_gpus)
 
 
 @contextlib.contextmanager
