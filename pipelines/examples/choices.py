@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from uniaudio.tasks import get_task
+from pipelines.simulation.edits import FRAME_RATE
 from uniaudio.tokenizers import SpeakerIndex
-from uniaudio.tokenizers.inventory import load_inventory
 
 
 
@@ -66,22 +66,6 @@ def split_of(dataset: str, utt_id: str, valid_fraction: float) -> str:
     return "valid" if h / 2**64 < valid_fraction else "train"
 
 
-def _word_bounds() -> set[int]:
-    inv = load_inventory("phones_v1.json")
-    return {inv.id("|"), inv.id("<sil>")}
-
-
-def word_spans(phones: list[int], bounds: set[int]) -> list[tuple[int, int]]:
-    """[start, end) phone index ranges of the words (separated by ``|`` / ``<sil>``)."""
-    out, start = [], 0
-    for i, p in enumerate(list(phones) + [next(iter(bounds))]):
-        if p in bounds:
-            if i > start:
-                out.append((start, i))
-            start = i + 1
-    return out
-
-
 class DatasetChoices:
     """Makes the choices for one dataset from its metadata rows (dicts with utt_id, speaker, n_frames,
     tasks, extra_json, phones, enrolment_n_frames)."""
@@ -90,7 +74,6 @@ class DatasetChoices:
         self.dataset, self.cfg, self.rows = dataset, cfg, {r["utt_id"]: r for r in rows}
         self.index = SpeakerIndex([(r["utt_id"], r.get("speaker"), r["n_frames"]) for r in rows], cfg.prompt_frames)
         self.speakers = sorted(self.index.by_speaker)
-        self._bounds: set[int] | None = None
 
     def choose(self, task: str, utt_id: str) -> Choice:
         row, cfg = self.rows[utt_id], self.cfg
@@ -137,23 +120,23 @@ class DatasetChoices:
                      crop_len=crop_len, label=0)
 
     def _edit(self, base: Choice, row: dict, rng: np.random.Generator) -> Choice:
+        """The masked span: the simulator's (``edit_span``), or 1-2 consecutive words of the row's word
+        alignment (``word_times``: the tokenizer ran pipelines.alignment on real speech), on word
+        boundaries in codec frames. A row with neither has no usable span (``no_alignment``)."""
         n_frames = int(row["n_frames"])
-        span = (json.loads(row["extra_json"]) if row.get("extra_json") else {}).get("edit_span")
+        extra = json.loads(row["extra_json"]) if row.get("extra_json") else {}
+        span, times = extra.get("edit_span"), extra.get("word_times")
         if isinstance(span, dict) and "start_frame" in span and "end_frame" in span:
             a, b = int(span["start_frame"]), min(int(span["end_frame"]), n_frames)  # aligned by the simulator
-        else:
-            # No alignment: pick 1-2 consecutive words and place them proportionally to their phone
-            # positions (speech rate assumed uniform within the utterance).
-            if self._bounds is None:
-                self._bounds = _word_bounds()
-            phones = row.get("phones") or []
-            words = word_spans(phones, self._bounds)
-            if len(words) < 2:
+        elif isinstance(times, list) and times:
+            if len(times) < 2:
                 return _skip(base, "too_few_words")
-            k = int(rng.integers(self.cfg.edit_min_words, min(self.cfg.edit_max_words, len(words) - 1) + 1))
-            first = int(rng.integers(len(words) - k + 1))
-            a = int(round(words[first][0] / len(phones) * n_frames))
-            b = int(round(words[first + k - 1][1] / len(phones) * n_frames))
+            k = int(rng.integers(self.cfg.edit_min_words, min(self.cfg.edit_max_words, len(times) - 1) + 1))
+            first = int(rng.integers(len(times) - k + 1))
+            a = int(np.floor(float(times[first][0]) * FRAME_RATE + 1e-9))
+            b = min(int(np.ceil(float(times[first + k - 1][1]) * FRAME_RATE - 1e-9)), n_frames)
+        else:
+            return _skip(base, "no_alignment")
         if not 0 <= a < b <= n_frames:
             return _skip(base, "bad_edit_span")
         return _with(base, span=(a, b))

@@ -40,7 +40,7 @@ class ExamplesConfig(ConfigBase):
     valid_fraction: float = Field(0.02, ge=0.0, le=1.0)  # by a stable hash of (dataset, utt_id)
     prompt_frames: int = Field(150, ge=1)  # 3-s prompt / enrolment / SV crop at 50 frames/s
     sv_positive_fraction: float = Field(0.5, ge=0.0, le=1.0)
-    edit_min_words: int = Field(1, ge=1)  # speech edit: words masked when no aligned span is recorded
+    edit_min_words: int = Field(1, ge=1)  # speech edit: words masked from a word alignment (no simulator span)
     edit_max_words: int = Field(2, ge=1)
     max_frames: int | None = Field(8000, ge=1)  # longer examples are skipped (reported as too_long)
     chunk_rows: int = Field(2000, ge=1)  # examples per Delta commit

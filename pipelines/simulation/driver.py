@@ -235,9 +235,16 @@ def _speech_edit(rng, cfg: SimulationConfig, load, speech):
         raise ValueError("speech edit needs speech rows with transcripts")
     row = _pick(rng, usable)
     wav = load(row)
-    times = row.extra.get("word_times")  # [[start_s, end_s], ...] per word, when an aligner ran
-    span = pick_edit_span(row.text.split(), len(wav) / SAMPLE_RATE, rng, timings=times, max_words=cfg.speech_edit.max_words)
-    return wav, {}, _base(row), {"edit_span": span.to_dict(), "clean_utt": row.utt_id}
+    words, times = row.text.split(), row.extra.get("word_times")  # [[start_s, end_s], ...] from a synthesizer
+    extra = {}
+    if times is None:  # real speech: the same aligner as the tokenizer's (pipelines.alignment)
+        from pipelines.alignment.words import align
+
+        al = align(wav, row.text, row.extra.get("language") or "en")  # AlignmentError -> a reported problem
+        words, times = al.words, al.word_times
+        extra = {"word_times": [[round(a, 3), round(b, 3)] for a, b in times], "alignment": al.method}
+    span = pick_edit_span(words, len(wav) / SAMPLE_RATE, rng, timings=times, max_words=cfg.speech_edit.max_words)
+    return wav, {}, _base(row), {"edit_span": span.to_dict(), "clean_utt": row.utt_id, **extra}
 
 
 def spec_entries(manifests: dict[str, Path], prefix: str = "sim", spec_dir: str | Path | None = None) -> list[dict]:

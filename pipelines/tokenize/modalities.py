@@ -9,6 +9,9 @@ the block. A :class:`~uniaudio.tokenizers.TokenizeError` quarantines the row wit
 ``extra["language"]`` (its dataset's ``language`` in the spec) picks the G2P (Mandarin -> pinyin);
 ``extra["pinyin"]`` (a corpus's own annotation) is read instead of G2P'ing the text; ``extra["score"]``
 (a phone-aligned singing annotation) replaces the notes file (:mod:`uniaudio.tokenizers.sing_aligned`).
+A speech-edit row without a span or word times of its own (real speech) is aligned here
+(:mod:`pipelines.alignment`: whisper words refined by phones); the word times go into its
+``extra_json`` for the example builder, and a failed alignment quarantines it (``tokenize:align``).
 
 Models (MiniLM, k-means, CMUdict) load lazily once per worker process (``cached_asset``), and Ray
 reuses task worker processes, so a model loads once per worker, not once per block.
@@ -93,7 +96,9 @@ def tokenize_rows(rows: list[dict[str, Any]], tok_cfg_json: str, frame_hop: int 
         mods = modalities_for(row["tasks"])
         extra = json.loads(row.get("extra_json") or "{}")
         lang = extra.get("language")
-        if "phones" in mods:
+        if "speech_edit" in row["tasks"] and not (extra.get("edit_span") or extra.get("word_times")):
+            _align(row, extra)
+        if "phones" in mods and is_ok(row):
             seq = _run(row, "phone", lambda: toks["phone"].tokenize(extra.get("pinyin") or row["text"], language=lang))
             row["phones"] = None if seq is None else np.asarray(seq.ids, dtype=np.int16)
         if "text_ids" in mods and is_ok(row):
@@ -114,6 +119,19 @@ def tokenize_rows(rows: list[dict[str, Any]], tok_cfg_json: str, frame_hop: int 
         if idx:
             _embed(rows, idx, field, toks["text_emb"])
     return rows
+
+
+def _align(row: dict[str, Any], extra: dict[str, Any]) -> None:
+    from pipelines.alignment.words import AlignmentError, align
+
+    try:
+        al = align(wav_of(row), row.get("text") or "", extra.get("language") or "en")
+    except AlignmentError as err:
+        reject(row, "tokenize:align", err.reason, err.detail)
+        return
+    extra["word_times"] = [[round(a, 3), round(b, 3)] for a, b in al.word_times]
+    extra["alignment"] = {"method": al.method, "matched": round(al.matched, 3)}
+    row["extra_json"] = json.dumps(extra, sort_keys=True)
 
 
 def _embed(rows: list[dict[str, Any]], idx: list[int], field: str, tok) -> None:

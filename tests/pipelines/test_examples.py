@@ -52,9 +52,13 @@ def synthetic_store(uri, seed=0):
     speech = ["tts", "plain_tts", "vc", "asr", "sv", "speech_edit"]
     rows = []
     for i in range(6):  # two speakers x 3 utterances; utterances of 120..320 frames
+        n_words, dur = 3 + i % 3, (120 + 40 * i) / 50
+        edges = np.linspace(0.1, dur - 0.1, n_words + 1)  # the tokenizer's word alignment (pipelines.alignment)
+        times = [[round(float(a), 3), round(float(b), 3)] for a, b in zip(edges[:-1], edges[1:])]
         rows.append(token_row("speech", f"s{i}", speech, 120 + 40 * i, speaker=f"spk{i % 2}", seed=seed * 100 + i,
-                              phones=phones(3 + i % 3), semantic=list(range(120 + 40 * i)),
-                              text_ids=list(b"hello there"), text="hello there"))
+                              phones=phones(n_words), semantic=list(range(120 + 40 * i)),
+                              text_ids=list(b"hello there"), text="hello there",
+                              extra_json=json.dumps({"word_times": times})))
     rows.append(token_row("speech", "lonely", ["tts"], 100, speaker="spk9", seed=7, phones=phones(2)))
     rows.append(token_row("sing", "g0", ["svs"], 90, speaker="singer", sing_phone=[3] * 90, sing_midi=[60] * 90))
     rows.append(token_row("sing", "g1", ["svs"], 95, speaker="singer", seed=1, sing_phone=[4] * 95, sing_midi=[62] * 95))
@@ -154,12 +158,15 @@ def test_speech_edit_masks_a_span_and_sv_has_both_labels(built):
     masked = np.nonzero((src == V.mask).all(1))[0]
     assert masked.tolist() == list(range(40, 70))  # the simulator's aligned span
     assert np.array_equal(V.codec_to_local(np.delete(src, masked, 0)), np.delete(codes_of(rows["ed0"]), masked, 0))
-    for u in ("s0", "s1", "s2", "s3"):  # estimated spans: 1-2 words, strictly inside the utterance
+    for u in ("s0", "s1", "s2", "s3"):  # spans from the word alignment: 1-2 whole words, on word boundaries
         e = ex[f"speech_edit/speech/{u}"]
         f = frames_of(e)
         start = np.nonzero(f[:, 0] == V.start_of("audio"))[0][0] + 1
         masked = np.nonzero((f[start : start + rows[u]["n_frames"]] == V.mask).all(1))[0]
         assert 0 < len(masked) < rows[u]["n_frames"] and np.all(np.diff(masked) == 1)
+        times = json.loads(rows[u]["extra_json"])["word_times"]
+        starts, ends = {int(np.floor(a * 50 + 1e-9)) for a, _ in times}, {int(np.ceil(b * 50 - 1e-9)) for _, b in times}
+        assert masked[0] in starts and masked[-1] + 1 in ends
     labels = {}
     for e in ex.values():
         if e["task"] == "sv":
@@ -188,7 +195,8 @@ def test_deterministic_and_incremental(built, tmp_path):
 
     # s1 re-tokenized (new fingerprint): its own examples and those using it as a prompt are rebuilt
     new = token_row("speech", "s1", ["tts", "plain_tts", "vc", "asr", "sv", "speech_edit"], 200, speaker="spk1",
-                    seed=42, phones=phones(4), semantic=list(range(200)), text_ids=list(b"hi"), text="hi")
+                    seed=42, phones=phones(4), semantic=list(range(200)), text_ids=list(b"hi"), text="hi",
+                    extra_json=json.dumps({"word_times": [[0.1, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 3.9]]}))
     assert delta.delete_rows(tokens, "fingerprint", ["fp-s1-1"], {"dataset": "speech"}) == 1
     delta.append(tokens, pa.Table.from_pylist([new], schema=token_store_schema(3)), ["dataset"])
     users = {k for k, e in ex.items() if "s1" in e["utt_ids"]}

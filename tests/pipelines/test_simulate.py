@@ -160,7 +160,9 @@ def sources(tmp_path):
         for i in range(2):
             p = src / "speech" / f"{spk}_{i}.wav"
             write_audio(p, voice(10 * s + i, 8000 + 800 * i, f0=100 + 40 * s))
-            speech.append(ManifestRow("speech", f"{spk}_{i}", str(p), text=f"word{s} number {i} here now", speaker=spk))
+            text = f"word{s} number {i} here now"  # word times as a synthesizer reports them (real speech: the aligner)
+            times = [list(t) for t in proportional_word_times(text.split(), (8000 + 800 * i) / 16000)]
+            speech.append(ManifestRow("speech", f"{spk}_{i}", str(p), text=text, speaker=spk, extra={"word_times": times}))
     noises, events = [], []
     for i in range(2):
         p = src / "noise" / f"n{i}.wav"
@@ -214,7 +216,7 @@ def test_driver_writes_readable_consistent_pairs(tmp_path, sources):
         np.testing.assert_allclose(with_event, without + load_audio(ae.paired["event"]), atol=2 * q)
         sp = rows[f"speech_edit-{i:06d}"]
         span = sp.extra["edit_span"]
-        assert 1 <= len(span["words"]) <= 2 and span["timing"] == "proportional" and sp.paired == {}
+        assert 1 <= len(span["words"]) <= 2 and span["timing"] == "alignment" and sp.paired == {}
         assert " ".join(span["words"]) in sp.text and 0 <= span["start_frame"] < span["end_frame"]
 
 
