@@ -36,9 +36,9 @@ KINDS = {
         "model_type": "hubert",
         "extra": (),
         "key": "hubert_dir / tokenizers.semantic.hubert_dir",
-        "how": "import the published UniAudio semantic tokenizer (HuBERT + its k-means-500) with "
-               "`uniaudio import-reference semantic` (docs/REFERENCE_MODELS.md), or put a local copy of the "
-               "HuggingFace folder facebook/hubert-base-ls960 there; point vars.hubert_dir at it",
+        "how": "import the published one with `uniaudio import-reference semantic hubert_base_ls960.pt "
+               "hubert_base_ls960_L9_km500.bin --out OUT` (docs/REFERENCE_MODELS.md) and point vars.hubert_dir "
+               "at OUT/hubert, or put a local copy of the HuggingFace folder facebook/hubert-base-ls960 there",
     },
 }
 
