@@ -25,9 +25,14 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, object_s
 
     if ray.is_initialized():
         return False
+    from uniaudio.stores.uri import storage_env
+
+    forwarded = storage_env()  # the object store's endpoint/credentials: every worker reaches the bucket
     if os.environ.get("UNIAUDIO_TASKS_FILE"):  # a user's tasks file (uniaudio.tasks): workers load it too
+        forwarded["UNIAUDIO_TASKS_FILE"] = os.environ["UNIAUDIO_TASKS_FILE"]
+    if forwarded:
         runtime_env = dict(runtime_env or {})
-        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), "UNIAUDIO_TASKS_FILE": os.environ["UNIAUDIO_TASKS_FILE"]}
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **forwarded}
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         ray.init(address=address, runtime_env=runtime_env, **init_kwargs)

@@ -11,6 +11,12 @@ several clusters (several test runs) can share one machine. Token authentication
 Ray 2.60) uses a token file private to this cluster (``STATE/auth_token``), never ``~/.ray/auth_token``.
 ``stop`` signals only the processes of the sessions this module started (see :mod:`._procs`).
 The state file ``STATE/cluster.json`` records the addresses, ports, session ids and temp dirs.
+
+``--isolated`` (share-nothing): every node also gets its own working directory, ``TMPDIR``, ``HOME``
+(with its own copy of the token, XDG and ``UNIAUDIO_CACHE_DIR`` caches) under ``STATE/nodes/<role>/``,
+and ``--node-env KEY=VALUE`` (e.g. the S3 endpoint) is given to every node. Nodes then share
+nothing but what the job names by URI (an object store), as on a real cluster: a step that writes a
+local file on one node and reads it on another fails here instead of in production.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ class RayNode:
     num_cpus: int
     ports: dict[str, int] = field(default_factory=dict)
     log: str = ""                  # the launcher's stdout/stderr
+    home: str = ""                 # isolated mode: the node's own folder (home/, work/, tmp/), else ""
 
 
 @dataclass
@@ -163,8 +170,23 @@ def _temp_root(state_dir: Path) -> tuple[Path, str]:
     return root, str(root)
 
 
+def _isolate(node: RayNode, base: Path, env: dict, token_path: Path, node_env: dict) -> tuple[dict, str]:
+    """The node's own HOME / TMPDIR / working dir / caches / token copy -> (its env, its cwd)."""
+    home, work, tmp = base / "home", base / "work", base / "tmp"
+    for d in (home, work, tmp):
+        d.mkdir(parents=True, exist_ok=True)
+    token = home / ".ray_auth_token"
+    token.write_text(token_path.read_text())
+    token.chmod(0o600)
+    node.home = str(base)
+    return {**env, "HOME": str(home), "TMPDIR": str(tmp), "RAY_AUTH_TOKEN_PATH": str(token),
+            "XDG_CACHE_HOME": str(home / ".cache"), "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "UNIAUDIO_CACHE_DIR": str(home / ".cache" / "uniaudio"), **node_env}, str(work)
+
+
 def start_cluster(state_dir: str | os.PathLike, workers: int = 1, head_cpus: int = 1, worker_cpus: int = 1,
-                  num_gpus: int | None = 0, object_store_mb: int = 256, timeout: float = 180.0) -> RayClusterInfo:
+                  num_gpus: int | None = 0, object_store_mb: int = 256, timeout: float = 180.0,
+                  isolated: bool = False, node_env: dict[str, str] | None = None) -> RayClusterInfo:
     """Start a head and ``workers`` worker nodes on 127.0.0.1; return once all are ALIVE.
 
     The defaults fit a 2-core box (1 + 1 logical CPUs); jobs ask for fractional CPUs
@@ -195,13 +217,13 @@ def start_cluster(state_dir: str | os.PathLike, workers: int = 1, head_cpus: int
                f"--dashboard-host={LOOPBACK}", f"--dashboard-port={head_ports['dashboard']}",
                "--include-dashboard=true", f"--ray-client-server-port={head_ports['ray_client_server']}",
                *_node_flags(head, num_gpus, object_store_mb)]
-        _launch(info, head, cmd, env, timeout)
+        _launch(info, head, cmd, *_node_env(head, state, env, token_path, isolated, node_env), timeout)
         for i in range(1, workers + 1):
             node = RayNode(f"worker-{i}", str(temp_root / f"worker-{i}"), 0, worker_cpus,
                            {k: next(ports) for k in _NODE_PORTS}, str(state / "logs" / f"worker-{i}.log"))
             cmd = [sys.executable, str(_WORKER_LAUNCHER), f"--address={info.gcs_address}",
                    *_node_flags(node, num_gpus, object_store_mb)]
-            _launch(info, node, cmd, env, timeout)
+            _launch(info, node, cmd, *_node_env(node, state, env, token_path, isolated, node_env), timeout)
         wait_until(lambda: info.alive_nodes() == 1 + workers, timeout, f"{1 + workers} ALIVE Ray nodes")
         # The Jobs API module of the dashboard comes up a little after the node table.
         wait_until(lambda: http_get(f"{info.dashboard_url}/api/jobs/", headers=info.auth_headers())[0] == 200,
@@ -212,9 +234,16 @@ def start_cluster(state_dir: str | os.PathLike, workers: int = 1, head_cpus: int
     return info
 
 
-def _launch(info: RayClusterInfo, node: RayNode, cmd: list[str], env: dict, timeout: float) -> None:
+def _node_env(node: RayNode, state: Path, env: dict, token_path: Path, isolated: bool,
+              node_env: dict[str, str] | None) -> tuple[dict, str | None]:
+    if not isolated:
+        return {**env, **(node_env or {})}, None
+    return _isolate(node, state / "nodes" / node.role, env, token_path, node_env or {})
+
+
+def _launch(info: RayClusterInfo, node: RayNode, cmd: list[str], env: dict, cwd: str | None, timeout: float) -> None:
     """Run one ``ray start`` in its own session; record the node before waiting so stop can find it."""
-    proc = spawn_session(cmd, env, Path(node.log))
+    proc = spawn_session(cmd, env, Path(node.log), cwd=cwd)
     node.sid = proc.pid
     info.nodes.append(node)
     _save(info)
@@ -272,13 +301,21 @@ def _main(argv: list[str] | None = None) -> int:
             p.add_argument("--num-gpus", type=int, default=0, help="-1: let Ray detect GPUs")
             p.add_argument("--object-store-mb", type=int, default=256)
             p.add_argument("--timeout", type=float, default=180.0)
+            p.add_argument("--isolated", action="store_true",
+                           help="share-nothing nodes: own working dir, TMPDIR and HOME each")
+            p.add_argument("--node-env", action="append", default=[], metavar="KEY=VALUE",
+                           help="environment for every node (e.g. AWS_ENDPOINT_URL=...); repeatable")
         if name == "stop":
             p.add_argument("--keep-temp", action="store_true", help="keep the Ray temp dirs (logs)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "start":
+            bad = [kv for kv in a.node_env if "=" not in kv]
+            if bad:
+                raise InfraError(f"--node-env expects KEY=VALUE, got {bad[0]!r}")
             info = start_cluster(a.state_dir, a.workers, a.head_cpus, a.worker_cpus,
-                                 None if a.num_gpus < 0 else a.num_gpus, a.object_store_mb, a.timeout)
+                                 None if a.num_gpus < 0 else a.num_gpus, a.object_store_mb, a.timeout,
+                                 a.isolated, dict(kv.split("=", 1) for kv in a.node_env))
             print(f"Ray cluster up: {len(info.nodes)} nodes, GCS {info.gcs_address}, dashboard {info.dashboard_url}")
             print(f"client environment: eval \"$(python -m infra.local.cluster env --state-dir {a.state_dir})\"")
         elif a.cmd == "stop":

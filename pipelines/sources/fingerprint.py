@@ -12,7 +12,8 @@ Policy (also in docs/DATASETS.md):
      * ``content`` (spec option ``fingerprint: content``): the sha256 of its bytes - robust to copies
        that reset mtimes (rsync without ``-t``, object-store sync), at the price of reading every byte.
      An object of a remote dataset root (``s3://``) contributes the size and mtime of its listing
-     (``stat``) or the sha256 of its bytes read from the bucket (``content``); any other remote URI
+     (``stat``; S3's LastModified has 1 s resolution, so a same-size rewrite within the same second
+     is seen only by ``content``) or the sha256 of its bytes read from the bucket (``content``); any other remote URI
      only its string; a file that cannot be stat-ed contributes ``missing`` (readers report missing
      files before fingerprinting).
 

@@ -43,3 +43,29 @@ def test_generate_cli_with_s3_uris_only(assets, s3_bucket, tmp_path):
     rc = cli(["generate", "--task", "se", "--model", model_uri, "--codec", codec_uri, "--source",
               assets["wavs"]["noisy"], "-o", str(out), "--fixed-length", "--seed", "3", "--quiet"])
     assert rc == 0 and out.stat().st_size > 25 * 320
+
+
+def test_batch_outputs_and_evaluation_results_in_the_bucket(assets, s3_bucket, tmp_path, monkeypatch):
+    from uniaudio.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)  # a stray local 's3:' folder would appear here
+    w = assets["wavs"]
+    reqs = tmp_path / "reqs.jsonl"
+    reqs.write_text(json.dumps({"task": "se", "id": "se-1", "source": w["noisy"], "reference": w["speech"]}) + "\n"
+                    + json.dumps({"task": "se", "id": "se-2", "source": w["noisy"], "reference": w["speech"]}) + "\n")
+    out = f"{s3_bucket}/gen"
+    assert cli(["generate", "--batch", str(reqs), "--out-dir", out, "--model", assets["model"], "--fixed-length",
+                "--quiet"]) == 0
+    files = {n for n, _ in uris.list_files(out)}
+    assert {"results.jsonl", "wavs/se-1.wav", "wavs/se-2.wav"} <= files and "errors.jsonl" not in files
+    rec = [json.loads(x) for x in uris.read_text(f"{out}/results.jsonl").splitlines()]
+    assert [r["output"] for r in rec] == ["wavs/se-1.wav", "wavs/se-2.wav"]  # relative: valid in the bucket
+
+    ev = f"{s3_bucket}/eval"
+    assert cli(["evaluate", f"{out}/results.jsonl", "--out", ev, "--metrics", "si_snr", "--no-mlflow"]) == 0
+    got = {n for n, _ in uris.list_files(ev)}
+    assert "results.json" in got and "report.html" in got, got
+    # the bucket's outputs count as existing: a second batch is refused without --overwrite (exit 1)
+    assert cli(["generate", "--batch", str(reqs), "--out-dir", out, "--model", assets["model"], "--quiet"]) == 1
+    assert "errors.jsonl" in {n for n, _ in uris.list_files(out)}
+    assert not any(p.name.startswith("s3") for p in tmp_path.iterdir())

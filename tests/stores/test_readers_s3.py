@@ -116,7 +116,8 @@ def test_changed_object_changes_only_its_row_and_bad_row_is_quarantined(s3_bucke
     remote = f"{s3_bucket}/ds"
     uris.upload_dir(local, remote)
     first = {r.utt_id: r.fingerprint for r in _read(remote, "manifest", ["tts"], {}).rows}
-    uris.put(f"{remote}/w.wav", uris.read_bytes(f"{remote}/x.wav") + b"")  # rewritten object: new mtime
+    tone(tmp_path / "w2.wav", n=2400)  # re-recorded: another size (S3 mtimes have 1 s resolution)
+    uris.put(f"{remote}/w.wav", (tmp_path / "w2.wav").read_bytes())
     res = _read(remote, "manifest", ["tts"], {})
     second = {r.utt_id: r.fingerprint for r in res.rows}
     assert first.keys() == second.keys() == {"x", "w"}

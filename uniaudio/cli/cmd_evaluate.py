@@ -60,6 +60,18 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return sets
 
 
+def _local_out(out_uri: str):
+    import hashlib
+    import shutil
+
+    from uniaudio.stores import uri as uris
+
+    d = uris.cache_dir() / "evaluate" / hashlib.sha256(out_uri.encode()).hexdigest()[:24]
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    return d
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -74,15 +86,29 @@ def run(args: argparse.Namespace) -> int:
         raise UserFacingError("give a RESULTS.jsonl to evaluate (or --list)")
     from uniaudio.evaluate.runner import EvaluateConfig, evaluate
 
+    from uniaudio.stores import uri as uris
+
     cfg = load_config(EvaluateConfig, args.config, _overrides(args))
-    results = Path(args.results)
-    out = Path(args.out) if args.out else results.resolve().parent / f"{results.stem}_eval"
+    results = args.results if uris.is_remote(args.results) else Path(args.results)
+    if args.out:
+        out_uri = args.out
+    elif uris.is_remote(results):
+        out_uri = uris.join(uris.parent(results), f"{Path(uris.basename(results)).stem}_eval")
+    else:
+        out_uri = str(results.resolve().parent / f"{results.stem}_eval")
+    # an object-store --out is written through a node-local folder and uploaded at the end
+    out = _local_out(out_uri) if uris.is_remote(out_uri) else Path(out_uri)
     from uniaudio.cli.quiet import log_file, quiet
     from uniaudio.evaluate.report_page import Header, write_report
 
-    with quiet(log_file(out, "evaluate"), "evaluate", args.verbose):
-        report = evaluate(results, out, cfg)
-        page = write_report(results, out, out / "report.html", Header(title=f"evaluation of {results}"))
+    # a results file in an object store: its folder (results + generated wavs) through the node cache
+    local_results = uris.fetch(uris.parent(results)) / uris.basename(results) if uris.is_remote(results) else results
+    with quiet(log_file(out_uri, "evaluate"), "evaluate", args.verbose):
+        report = evaluate(local_results, out, cfg)
+        page = write_report(local_results, out, out / "report.html", Header(title=f"evaluation of {results}"))
+    if uris.is_remote(out_uri):
+        uris.upload_dir(out, out_uri)
+        page = uris.join(out_uri, "report.html")
     print(report.table.format())
     if report.run_id:
         print(f"MLflow run id: {report.run_id}")

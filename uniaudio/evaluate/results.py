@@ -102,14 +102,17 @@ class InvalidLine:
     id: str | None = None
 
 
-def _resolve(value: str, base: Path) -> str:
+def _resolve(value: str, base: Path | str) -> str:
+    """A path of the results file: absolute/URI as is, relative against the file's folder (or prefix)."""
     from uniaudio.stores import uri as uris
 
     if value.startswith("file://"):
         return uris.local_path(value)
     if uris.is_remote(value) or Path(value).is_absolute():
         return value
-    return str((base / value).resolve())
+    if uris.is_remote(base):
+        return uris.join(str(base), value)
+    return str((Path(base) / value).resolve())
 
 
 def parse_label(value: Any) -> int:
@@ -127,7 +130,7 @@ def parse_label(value: Any) -> int:
     raise ValueError(f"label {value!r} is not one of 1/0, true/false, same/different")
 
 
-def parse_item(obj: Any, line: int, base: Path) -> ResultItem:
+def parse_item(obj: Any, line: int, base: Path | str) -> ResultItem:
     """Validate one decoded JSON object; raises ValueError with the reason."""
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
@@ -167,15 +170,18 @@ def load_results(path: str | Path) -> tuple[list[ResultItem], list[InvalidLine]]
 
     Raises :class:`UserFacingError` only when the file itself cannot be read.
     """
-    p = Path(path)
-    if not p.is_file():
+    from uniaudio.stores import uri as uris
+
+    remote = uris.is_remote(path)
+    p = Path(path) if not remote else None
+    if not (uris.is_file(path) if remote else p.is_file()):
         raise UserFacingError(f"results file {path} does not exist")
-    base = p.resolve().parent
+    base: Path | str = uris.parent(str(path)) if remote else p.resolve().parent
     items: list[ResultItem] = []
     invalid: list[InvalidLine] = []
     seen: set[str] = set()
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        lines = (uris.read_text(path) if remote else p.read_text(encoding="utf-8")).splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise UserFacingError(f"cannot read results file {path}: {err}") from None
     for n, raw in enumerate(lines, start=1):

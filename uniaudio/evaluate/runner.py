@@ -221,7 +221,7 @@ def _write(run: _Run, results_path, items, invalid, elapsed: float) -> EvalRepor
         for s in run.scores:
             f.write(json.dumps(s.to_json(), default=str) + "\n")
     extra: dict[str, Any] = {
-        "results": str(Path(results_path).resolve()),
+        "results": _where(results_path),
         "n_items": len(items),
         "invalid_lines": [{"line": b.line, "reason": b.reason, "task": b.task, "id": b.id} for b in invalid],
         "config": run.cfg.to_dict(),
@@ -245,7 +245,7 @@ def _log(report: EvalReport, cfg: EvaluateConfig, results_path, tracker=None) ->
     run_id = tracker.start_run(cfg.run_name or f"evaluate-{Path(results_path).stem}",
                                tags={"component": "evaluate"}, parent_run_id=cfg.parent_run_id)
     params = flatten_params({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
-    params.update({"results": str(Path(results_path).resolve()), "n_items": str(report.n_items),
+    params.update({"results": _where(results_path), "n_items": str(report.n_items),
                    "n_invalid": str(report.n_invalid)})
     tracker.log_params(params)
     tracker.log_metrics(report.table.metrics_for_tracking())
@@ -255,3 +255,10 @@ def _log(report: EvalReport, cfg: EvaluateConfig, results_path, tracker=None) ->
         tracker.log_artifact(report.files["samples"], artifact_path="samples")
     tracker.end_run()
     return run_id
+
+
+def _where(results_path) -> str:
+    """The results file as recorded: an absolute path, or its URI when it lives in an object store."""
+    from uniaudio.stores import uri as uris
+
+    return str(results_path) if uris.is_remote(results_path) else str(Path(results_path).resolve())

@@ -84,11 +84,50 @@ def plan_outputs(requests: Seq[Request], out_dir: Path, overwrite: bool = False)
 def run_batch(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out_dir: str | Path,
               progress: bool = True, overwrite: bool = False) -> BatchSummary:
     """Generate ``requests`` into ``out_dir`` (wavs under ``out_dir/wavs`` unless a request names its
-    ``output`` inside it) and write the JSONL files."""
+    ``output`` inside it) and write the JSONL files. An object-store ``out_dir`` (``s3://``) is filled
+    through a node-local staging folder and uploaded when the batch is done."""
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(out_dir):
+        return _run_batch_remote(gen, requests, bad, str(out_dir), progress, overwrite)
+    return _run_batch(gen, requests, bad, Path(uris.local_path(out_dir)), progress, overwrite)
+
+
+def _run_batch_remote(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out_uri: str,
+                      progress: bool, overwrite: bool) -> BatchSummary:
+    import hashlib
+    import shutil
+
+    from uniaudio.stores import uri as uris
+
+    stage = uris.cache_dir() / "generate" / hashlib.sha256(out_uri.encode()).hexdigest()[:24]
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    existing = {rel for rel, _ in uris.list_files(out_uri)}
+    for rel in existing:  # placeholders: the overwrite check sees what the bucket already holds
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        (stage / rel).touch()
+    seeded = {rel: (stage / rel).stat().st_mtime_ns for rel in existing}
+    s = _run_batch(gen, requests, bad, stage, progress, overwrite)
+    for p in sorted(stage.rglob("*")):
+        rel = p.relative_to(stage).as_posix()
+        if p.is_file() and seeded.get(rel) != p.stat().st_mtime_ns:  # written by this batch
+            with p.open("rb") as f:
+                uris.put(uris.join(out_uri, rel), f.read())
+    if s.errors is None and ERRORS in existing:  # a stale errors file would be misleading
+        fs, path = uris.filesystem(uris.join(out_uri, ERRORS))
+        fs.delete_file(path)
+    s.results = uris.join(out_uri, RESULTS)
+    s.errors = uris.join(out_uri, ERRORS) if s.errors else None
+    shutil.rmtree(stage, ignore_errors=True)
+    return s
+
+
+def _run_batch(gen: Generator, requests: Seq[Request], bad: Seq[BadRequest], out: Path, progress: bool,
+               overwrite: bool) -> BatchSummary:
     from uniaudio.progress import bar
 
     t0 = time.time()
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_asked = len(requests)
     requests, refused = plan_outputs(requests, out, overwrite)

@@ -90,6 +90,17 @@ def _s3() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+STORAGE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+               "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ALLOW_HTTP",
+               "AWS_EC2_METADATA_DISABLED", "GOOGLE_APPLICATION_CREDENTIALS")
+
+
+def storage_env() -> dict[str, str]:
+    """The object-store settings of this process, for the Ray workers it starts (``runtime_env``), so
+    a task on another node reaches the same bucket the same way."""
+    return {k: os.environ[k] for k in STORAGE_ENV if os.environ.get(k)}
+
+
 def filesystem(uri: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
     """``(pyarrow filesystem, path inside it)`` for any supported URI."""
     s = str(uri)

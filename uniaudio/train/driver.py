@@ -120,6 +120,8 @@ def run_training(examples_uri: str, out_dir: str, cfg: TrainConfig, address: str
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         run_config=RunConfig(
             name=name, **_ray_storage(out_uri, out),
+            # also when Ray was started before this call (a workflow's embedded instance, tests)
+            worker_runtime_env={"env_vars": uris.storage_env()} if uris.storage_env() else None,
             checkpoint_config=CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
         ),
