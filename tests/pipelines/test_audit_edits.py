@@ -108,6 +108,17 @@ def test_driver_makes_every_edit_with_its_instruction_and_a_request(tmp_path):
             assert np.abs(src[a:b] - tgt[a:b]).max() > 0.02
         req = make_request("audio_edit", r, rows)
         assert req["instruction"] == r.instruction and req["source"] == r.paired["source"] and req["reference"] == r.audio_uri
+    # eval_requests: five requests cover the five edits
+    import yaml
+
+    from workflows.kinds.requests import EvalRequestsStep, build_requests
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"datasets": [{"name": "sim_audio_edit", "reader": "manifest", "tasks": ["audio_edit"],
+                                                  "root": str(manifests["audio_edit"].parent)}]}))
+    reqs, missing = build_requests(str(spec), EvalRequestsStep(per_task=5))
+    op_of = {r.paired["source"]: r.extra["op"] for r in rows}
+    assert not missing and sorted(op_of[q["source"]] for q in reqs) == ["add", "drop", "inpaint", "replace", "super_resolution"]
 
 
 def test_recipes_by_name_write_instruction_and_own_target(tmp_path):

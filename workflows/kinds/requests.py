@@ -2,7 +2,8 @@
 
 Input ``spec``; config ``per_task`` (requests per task), ``tasks`` (default: every task some dataset
 feeds), ``seed`` (which rows are drawn). For each task the rows of the datasets feeding it are ordered
-by a hash of (seed, utt id) and the first rows that carry what the task needs become requests
+by a hash of (seed, utt id), rows of different edit operations (audio edit's ``extra.op``) are taken
+in turn, and the first rows that carry what the task needs become requests
 (uniaudio/generate/requests.py). Which row field fills which input (and the ``reference`` for
 evaluation) is each task's ``eval:`` declaration (``uniaudio/tasks/builtin.yaml``): e.g. tts takes
 ``text`` from the row and ``prompt`` from another utterance of the same speaker.
@@ -37,6 +38,23 @@ class EvalRequestsStep(ConfigBase):
 
 def _order(rows: list, seed: int) -> list:
     return sorted(rows, key=lambda r: hashlib.sha256(f"{seed}|{r.dataset}|{r.utt_id}".encode()).hexdigest())
+
+
+def _interleave_ops(rows: list) -> list:
+    """Rows of several edit operations (``extra["op"]``: audio edit's add / drop / replace / inpaint /
+    super_resolution) taken round-robin, in their hashed order within each op, so that even a few
+    requests per task cover every operation; rows without an op keep their order."""
+    groups: dict[Any, list] = {}
+    for r in rows:
+        groups.setdefault((r.extra or {}).get("op"), []).append(r)
+    if len(groups) < 2:
+        return rows
+    out, queues = [], list(groups.values())
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
 
 
 def _other(rows: list, row: Any, same_speaker: bool) -> Any | None:
@@ -109,7 +127,7 @@ def build_requests(spec_path: str, cfg: EvalRequestsStep) -> tuple[list[dict[str
             missing[task] = "not a registered task"
             continue
         got = 0
-        for row in _order(fed.get(task, []), cfg.seed):
+        for row in _interleave_ops(_order(fed.get(task, []), cfg.seed)):
             req = make_request(task, row, pools[row.dataset])
             if req is not None:
                 out.append(req)
