@@ -16,11 +16,17 @@ def golden_io() -> dict:
 
 
 @pytest.fixture(scope="session")
-def imported_lm(tmp_path_factory) -> tuple[Path, Path, object]:
+def mlflow_uri(tmp_path_factory) -> str:
+    """One sqlite MLflow store for every import of the session (creating a store costs seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def imported_lm(tmp_path_factory, mlflow_uri) -> tuple[Path, Path, object]:
     """(experiment dir, export dir, ImportResult) of one import of the published-style checkpoint."""
     from uniaudio.reference.lm_import import import_lm
 
     root = tmp_path_factory.mktemp("imported_lm")
     exp = published_exp(root / "exp")
-    result = import_lm(exp, root / "out", tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    result = import_lm(exp, root / "out", tracking_uri=mlflow_uri)
     return exp, root / "out", result

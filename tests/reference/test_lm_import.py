@@ -100,11 +100,11 @@ def test_export_layout_lineage_and_skipped_entries(imported_lm):
     assert "skipped checkpoint entries: scheduler, reporter" in result.summary()
 
 
-def test_import_logged_to_mlflow_with_source_hashes(imported_lm):
+def test_import_logged_to_mlflow_with_source_hashes(imported_lm, mlflow_uri):
     from mlflow import MlflowClient
 
     exp, out, result = imported_lm
-    client = MlflowClient(tracking_uri=f"sqlite:///{out.parent / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=mlflow_uri)
     run = client.get_run(result.run_id)
     for name in ("ep1.checkpoint", "config.yaml"):
         key = "source.checkpoint_sha256" if name.endswith("checkpoint") else "source.config_yaml_sha256"

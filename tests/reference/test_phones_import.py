@@ -69,7 +69,7 @@ def test_lexicon_phone_outside_the_table_is_named(tmp_path):
         import_lang_dir(d, tmp_path / "phones")
 
 
-def test_lm_import_translates_phones_through_the_table(tmp_path):
+def test_lm_import_translates_phones_through_the_table(tmp_path, mlflow_uri):
     """A published LM whose phone ids are those of this table: <phone_i> -> the table's phone i here."""
     import torch
     import yaml
@@ -85,7 +85,7 @@ def test_lm_import_translates_phones_through_the_table(tmp_path):
     names = args["token_list"]
     # the golden LM has 110 phone ids; a table of 21 (20 + <UNK>) does not fit it
     with pytest.raises(UserFacingError, match="the token_list has 110 phones but the imported phone table has 21"):
-        import_lm(exp, tmp_path / "bad", phones=phones, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+        import_lm(exp, tmp_path / "bad", phones=phones, tracking_uri=mlflow_uri)
     # keep the first 21 phone rows: the token list and the weights shrink together
     def dropped(n: str) -> bool:
         return n.startswith("<phone_") and n[7:-1].isdigit() and int(n[7:-1]) >= len(PHONES) + 1
@@ -97,7 +97,7 @@ def test_lm_import_translates_phones_through_the_table(tmp_path):
     for key in ("module.g_emb.weight", "module.l_emb.weight", "module.lm_head.weight"):
         ck["model"][key] = ck["model"][key][keep].clone()
     torch.save({"model": ck["model"]}, exp / "ep1.checkpoint")
-    result = import_lm(exp, tmp_path / "out", phones=phones, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    result = import_lm(exp, tmp_path / "out", phones=phones, tracking_uri=mlflow_uri)
     v = load_vocab()
     id_map = {int(k): val for k, val in result.report["id_map"].items()}
     by_name = {args["token_list"][i]: here for i, here in id_map.items()}
