@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,15 +144,14 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
         "seed": seed,
     }
     (out_dir / REPORT).write_text(json.dumps(report, indent=1) + "\n")
-    run_id = _log_mlflow(out_dir, report, lineage, tracking_uri)
+    run_id = _log_mlflow(out_dir, report, tracking_uri)
     return ImportResult(out_dir, report, run_id)
 
 
-def _log_mlflow(out_dir: Path, report: dict[str, Any], lineage: dict[str, Any], tracking_uri: str | None) -> str | None:
+def _log_mlflow(out_dir: Path, report: dict[str, Any], tracking_uri: str | None) -> str | None:
     import os
 
-    from uniaudio.tracking import (MlflowTracker, default_artifact_location, flatten_params, local_tracking_dir,
-                                   resolve_tracking_uri)
+    from uniaudio.tracking import default_artifact_location, local_tracking_dir, resolve_tracking_uri
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     artifacts = None
@@ -159,6 +159,18 @@ def _log_mlflow(out_dir: Path, report: dict[str, Any], lineage: dict[str, Any], 
         run_dir = local_tracking_dir(str(out_dir), "import-reference")
         uri = resolve_tracking_uri(run_dir)
         artifacts = default_artifact_location(uri, run_dir)
+    db_log = logging.getLogger("mlflow.store.db.utils")  # "Creating initial MLflow database tables..."
+    level = db_log.level
+    db_log.setLevel(logging.WARNING)
+    try:
+        return _log_run(uri, artifacts, out_dir, report)
+    finally:
+        db_log.setLevel(level)
+
+
+def _log_run(uri: str, artifacts: str | None, out_dir: Path, report: dict[str, Any]) -> str | None:
+    from uniaudio.tracking import MlflowTracker, flatten_params
+
     tracker = MlflowTracker(uri, experiment="import-reference", artifact_location=artifacts)
     src = report["source"]
     run_id = tracker.start_run("import-lm", tags={
