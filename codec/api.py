@@ -66,7 +66,7 @@ def _fetch_mlflow(uri: str) -> Path:
 
 def resolve_codec(uri: str | Path) -> Path:
     """A local codec checkpoint folder for any accepted ``--codec`` form: a checkpoint folder, a
-    ``codec train --out`` folder (its ``codec/``), ``file://``/pyarrow filesystem URIs, or MLflow
+    ``codec train --out`` folder (its ``codec/``), ``file://``, ``s3://``/``gs://`` URIs, or MLflow
     ``runs:/<run_id>[/codec]``, ``models:/<name>/<version>`` and ``mlflow-artifacts:/`` URIs."""
     from codec.export import codec_dir_in
 
@@ -74,25 +74,15 @@ def resolve_codec(uri: str | Path) -> Path:
 
 
 def _fetch(uri: str) -> Path:
-    """A local directory for ``uri`` (a path, ``file://``, an MLflow URI, or any pyarrow filesystem URI,
-    copied to a temp dir)."""
-    if uri.startswith("file://"):
-        return Path(uri[len("file://"):])
+    """A local directory for ``uri`` (a path, ``file://``, an MLflow URI, or an object-store URI through
+    the node's hash-verified cache, :func:`uniaudio.stores.uri.fetch`)."""
+    from uniaudio.stores import uri as uris
+
     if uri.startswith(MLFLOW_SCHEMES):
         return _fetch_mlflow(uri)
-    if "://" not in uri:
-        return Path(uri)
-    import tempfile
-
-    import pyarrow.fs as pafs
-
-    from codec.export import META_FILE, WEIGHTS_FILE
-
-    fs, root = pafs.FileSystem.from_uri(uri)
-    local = Path(tempfile.mkdtemp(prefix="codec-"))
-    for name in (META_FILE, WEIGHTS_FILE):
-        pafs.copy_files(f"{root.rstrip('/')}/{name}", str(local / name), source_filesystem=fs)
-    return local
+    if not uris.is_remote(uri):
+        return Path(uris.local_path(uri))
+    return uris.fetch(uri)  # s3:// / gs://: the node's hash-verified cache copy
 
 
 class Codec:
