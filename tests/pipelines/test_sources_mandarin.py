@@ -206,3 +206,18 @@ def test_reader_and_language_doctests():
     for name in ("pipelines.sources.language", "pipelines.sources.registry"):
         res = doctest.testmod(importlib.import_module(name))
         assert res.failed == 0 and res.attempted > 0, name
+
+
+def test_mandarin_lyrics_on_a_score_and_han_script_without_a_language():
+    from uniaudio.tokenizers import SingInput, SingTokenizer
+    from uniaudio.tokenizers.score import Note
+
+    notes = [Note(0.0, 0.4, 60, True), Note(0.4, 0.8, 62, True), Note(0.8, 1.2, 64, True)]
+    seq = SingTokenizer().tokenize(SingInput(notes=notes, lyrics="我爱你", language="zh"))
+    sung = [p for p in SING.decode(seq.phone_ids) if p != "SP"]
+    assert dict.fromkeys(sung).keys() == {"w": 0, "o": 0, "ai": 0, "n": 0, "i": 0}.keys() and seq.n_syllables == 3
+    assert list(seq.midi_ids[:20]) == [60] * 20 and list(seq.midi_ids[40:60]) == [64] * 20
+    # a generation request carries no language: Han characters are read as Mandarin
+    assert PhoneTokenizer().tokenize("你好").symbols == ("n-", "i3", "h-", "ao3")
+    hello = SingTokenizer().tokenize(SingInput(notes=notes[:2], lyrics="你好"))
+    assert not hello.unk and [p for p in dict.fromkeys(SING.decode(hello.phone_ids)) if p != "SP"] == ["n", "i", "h", "ao"]

@@ -8,6 +8,7 @@ any espeak-ng language), ``cmudict`` (ARPAbet with stress digits, English only) 
 (Mandarin initials/finals with tones, :mod:`uniaudio.tokenizers.pinyin`). A dataset's ``language``
 (the dataset spec) picks the backend per row: Mandarin (``zh``, ``cmn``...) always goes through pinyin,
 another language than English through espeak-ng with that language, English through ``backend``.
+Without a language (a generation request), text with Han characters is read as Mandarin.
 
 >>> tok = PhoneTokenizer(PhoneConfig(backend="cmudict"))
 >>> tok.tokenize("The cat sat.").symbols
@@ -28,7 +29,7 @@ from uniaudio.config import ConfigBase
 from .base import TokenizeError, Tokenizer
 from .g2p import CmudictG2P, EspeakG2P, split_text
 from .inventory import Inventory, load_inventory
-from .pinyin import PinyinG2P, is_mandarin
+from .pinyin import PinyinG2P, reads_as_mandarin
 
 WORD_BOUNDARY = "|"
 PAUSE = "<sil>"
@@ -118,7 +119,7 @@ class PhoneTokenizer(Tokenizer):
             if n_words == 0:
                 raise TokenizeError("g2p_failed", f"no pronounceable word in {text[:80]!r}")
             return syms, n_words, n_oov
-        if is_mandarin(language) or (language is None and isinstance(self._g2p, PinyinG2P)):
+        if reads_as_mandarin(text, language) or (language is None and isinstance(self._g2p, PinyinG2P)):
             return self._pinyin.symbols(text)
         g2p = self._g2p
         if language and not language.lower().startswith("en") and language != self.cfg.language:

@@ -41,6 +41,7 @@ SING_INITIALS = frozenset("b p m f d t n l g k h j q x zh ch sh r z c s y w".spl
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PAUSES = "，。！？；：、,.!?;:…—（）()《》「」『』“”\"'"
 _TOKEN = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<digit>[0-9]+)|(?P<pause>[{re.escape(_PAUSES)}]+)|(?P<other>[^\s{_HAN}0-9{re.escape(_PAUSES)}]+)")
+_HAN_CHAR = re.compile(rf"[{_HAN}]")
 _DIGITS = "零一二三四五六七八九"
 _SYLLABLE = re.compile(r"^[a-zü]+[1-5]?$")
 _PINYIN_TEXT = re.compile(r"^\s*(?:[a-zü]+[1-5]\s*)+$")  # every syllable toned: "guang3 zhou1"
@@ -48,6 +49,12 @@ _PINYIN_TEXT = re.compile(r"^\s*(?:[a-zü]+[1-5]\s*)+$")  # every syllable toned
 
 def is_mandarin(language: str | None) -> bool:
     return bool(language) and language.lower() in MANDARIN_LANGUAGES
+
+
+def reads_as_mandarin(text: str, language: str | None) -> bool:
+    """Mandarin by the dataset's language, or — with no language given (a generation request) — by
+    script: text with Han characters (no other G2P of this project can read them)."""
+    return is_mandarin(language) or (language is None and isinstance(text, str) and _HAN_CHAR.search(text) is not None)
 
 
 def _pypinyin():

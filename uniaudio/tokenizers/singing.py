@@ -41,7 +41,7 @@ from .arpabet import ARPABET_VOWELS
 from .base import TokenizeError, Tokenizer
 from .g2p import CmudictG2P, split_text
 from .inventory import Inventory, load_inventory
-from .pinyin import PinyinG2P, is_mandarin
+from .pinyin import PinyinG2P, reads_as_mandarin
 from .score import Note, read_notes
 from .sing_aligned import AlignedScore
 
@@ -168,7 +168,7 @@ class SingTokenizer(Tokenizer):
     def syllables(self, lyrics: str, language: str | None = None) -> list[Syllable]:
         if not isinstance(lyrics, str) or not lyrics.strip():
             raise TokenizeError("empty_text", "the lyrics are empty or whitespace")
-        if is_mandarin(language):
+        if reads_as_mandarin(lyrics, language):
             sylls = [(ph[:-1], ph[-1], []) for ph in self._pinyin.lyric_syllables(lyrics)]
             if not sylls:
                 raise TokenizeError("g2p_failed", f"no Mandarin syllable in lyrics {lyrics[:80]!r}")
