@@ -1,7 +1,10 @@
 """Codec settings: model shape, residual VQ, discriminator, loss weights and training recipe.
 
-Two presets: ``default`` (the published 16 kHz model: channels 32->512, D=128, 12 codebooks x 1024,
-6 MFD scales, spec loss weights) and ``tiny`` (narrow, 4 codebooks, trains in minutes on a CPU).
+Presets: ``paper`` (the published 16 kHz model and recipe: channels 32->512, D=128, 12 codebooks x
+1024, 6 MFD scales, spec loss weights), ``default`` and ``gpu`` (the same model trained with recipe 2:
+multi-scale mel + waveform L1, MPD + multi-band STFT discriminators, quantizer dropout; ``gpu`` has a
+larger batch), ``tiny`` (narrow, 4 codebooks, recipe 2, trains in minutes on a CPU) and ``tiny_paper``
+(the tiny model with the published recipe; ``benchmarks/codec_learning.py`` compares the two).
 Every preset keeps the encoder strides (2, 4, 5, 8): hop 320 samples, 50 frames/s at 16 kHz.
 
 >>> cfg = preset("tiny")
@@ -78,22 +81,41 @@ class QuantizerConfig(ConfigBase):
 
 
 class DiscriminatorConfig(ConfigBase):
-    """Multi-frequency discriminator: one 2-D CNN per STFT resolution (window = n_fft = 4 x hop)."""
+    """Which discriminators judge the output (``kinds``) and their shapes.
 
+    ``mfd``: multi-frequency (published; one 2-D CNN per STFT resolution, window = n_fft = 4 x hop,
+    ``hops``/``hidden``); ``mpd``: multi-period on the folded waveform (``mpd_periods``/``mpd_channels``);
+    ``mrd``: multi-band complex-STFT (``mrd_windows``/``mrd_channels``)."""
+
+    kinds: list[Literal["mfd", "mpd", "mrd"]] = Field(default_factory=lambda: ["mfd"])
     hops: list[int] = Field(default_factory=lambda: [32, 64, 128, 256, 512, 1024])
     hidden: list[int] = Field(default_factory=lambda: [64, 128, 256, 512, 512, 512])
     domain: Literal["double", "linear", "log"] = "double"
     mel_warp: bool = True
+    mpd_periods: list[int] = Field(default_factory=lambda: [2, 3, 5, 7, 11])
+    mpd_channels: list[int] = Field(default_factory=lambda: [32, 128, 512, 1024])
+    mrd_windows: list[int] = Field(default_factory=lambda: [1024, 512, 256])
+    mrd_channels: int = Field(32, ge=1)
+    segment_s: float = Field(0.0, ge=0.0, le=30.0, description="judge this many seconds of each crop (0 = all)")
 
     @model_validator(mode="after")
     def _same_len(self) -> "DiscriminatorConfig":
         if len(self.hops) != len(self.hidden) or not self.hops:
             raise ValueError("disc.hops and disc.hidden need the same, non-zero length")
+        if not self.kinds or len(set(self.kinds)) != len(self.kinds):
+            raise ValueError("disc.kinds needs at least one discriminator, each at most once")
+        if any(p < 1 for p in self.mpd_periods) or any(c < 1 for c in self.mpd_channels) or not self.mpd_channels:
+            raise ValueError("disc.mpd_periods and disc.mpd_channels must be positive (and channels non-empty)")
+        if not self.mrd_windows or any(w < 16 for w in self.mrd_windows):
+            raise ValueError("disc.mrd_windows needs windows of at least 16 samples")
         return self
 
 
 class LossConfig(ConfigBase):
-    """Generator loss weights (spec §1.3). The spec disables the mel loss (weight 0 here)."""
+    """Generator loss weights (spec §1.3). The spec disables the mel loss (weight 0 here).
+
+    ``multi_mel`` (DAC: log-mel L1 at every window in ``multi_mel_windows``) and ``waveform`` (EnCodec:
+    L1 on the samples) are off in the published recipe and on in ours (presets ``tiny``/``default``/``gpu``)."""
 
     adversarial: float = Field(1.0, ge=0.0)
     feature_matching: float = Field(20.0, ge=0.0)
@@ -112,6 +134,10 @@ class LossConfig(ConfigBase):
     mel_fft: int = Field(1024, ge=1)
     mel_hop: int = Field(160, ge=1)
     mel_win: int = Field(800, ge=1)
+    multi_mel: float = Field(0.0, ge=0.0)
+    multi_mel_windows: list[int] = Field(default_factory=lambda: [32, 64, 128, 256, 512, 1024, 2048])
+    multi_mel_bins: list[int] = Field(default_factory=lambda: [5, 10, 20, 40, 80, 160, 320])
+    waveform: float = Field(0.0, ge=0.0)
 
 
 class TrainConfig(ConfigBase):
@@ -133,6 +159,8 @@ class TrainConfig(ConfigBase):
     grad_clip: float = Field(0.0, ge=0.0, description="0 = no clipping")
     disc_start_step: int = Field(0, ge=0, description="GAN losses start at this step")
     bandwidth_n_q: list[int] = Field(default_factory=lambda: list(BANDWIDTH_N_Q))
+    quantizer_dropout: float = Field(1.0, ge=0.0, le=1.0,
+                                     description="share of steps that draw n_q from bandwidth_n_q; the rest use all")
     seed: int = Field(2333, ge=0)
     log_every: int = Field(50, ge=1)
     ckpt_every: int = Field(5000, ge=1)
@@ -142,6 +170,7 @@ class TrainConfig(ConfigBase):
     val_files: int = Field(8, ge=0)
     val_max_s: float = Field(6.0, gt=0.0)
     val_n_q: list[int] = Field(default_factory=lambda: [1, 2, 3, 12])
+    val_asr: bool = Field(True, description="log val/wer_q3 (Whisper, CPU): resynthesis vs original transcript")
     sample_artifacts: int = Field(2, ge=0, description="validation items saved as wav + spectrogram PNG")
     loader_workers: int = Field(0, ge=0)
     threads_per_worker: int = Field(1, ge=1)
@@ -170,12 +199,11 @@ class CodecConfig(ConfigBase):
         return self
 
 
-def _tiny() -> CodecConfig:
-    return CodecConfig(
+def _tiny_model() -> dict:
+    """The tiny architecture and schedule (shared by ``tiny`` and ``tiny_paper``: only the recipe differs)."""
+    return dict(
         model=ModelConfig(channels=8, dimension=32, lstm_layers=2),
         quantizer=QuantizerConfig(n_q=4, kmeans_iters=10, kmeans_max_frames=2000),
-        disc=DiscriminatorConfig(hops=[32, 64, 128, 256], hidden=[32, 32, 64, 64]),
-        loss=LossConfig(mel=15.0, feature_matching=2.0),
         train=TrainConfig(
             batch_size=4, crop_min_s=1.0, crop_max_s=1.5, lr=1e-3, warmup_steps=0, disc_start_step=0,
             log_every=10, ckpt_every=100, val_every=100, val_files=4, val_max_s=3.0,
@@ -184,11 +212,47 @@ def _tiny() -> CodecConfig:
     )
 
 
-PRESETS = {"default": CodecConfig, "tiny": _tiny}
+def _ours(loss: dict, train: TrainConfig) -> LossConfig:
+    """Recipe 2 (DAC/EnCodec-style): multi-scale log-mel L1 + waveform L1 + MPD/MRD adversarial and
+    feature matching, no single-resolution / sub-band STFT losses, quantizer dropout 0.5."""
+    train.quantizer_dropout = 0.5
+    base = dict(mel=0.0, multi_resolution_stft=0.0, subband_stft=0.0, multi_mel=15.0, waveform=2.0,
+                feature_matching=4.0, adversarial=1.0)
+    return LossConfig(**{**base, **loss})
+
+
+def _tiny() -> CodecConfig:
+    """Recipe 2 at the tiny size: narrow MPD/MRD, the multi-scale mel loss from 64-sample windows up."""
+    kw = _tiny_model()
+    disc = DiscriminatorConfig(kinds=["mpd", "mrd"], mpd_periods=[2, 3, 5, 7, 11], mpd_channels=[8, 16, 32, 32],
+                               mrd_windows=[512, 128], mrd_channels=8, segment_s=0.5)
+    loss = _ours(dict(multi_mel_windows=[64, 128, 256, 512, 1024], multi_mel_bins=[10, 20, 40, 80, 80]), kw["train"])
+    return CodecConfig(disc=disc, loss=loss, **kw)
+
+
+def _tiny_paper() -> CodecConfig:
+    """Recipe 1 (published: MFD only, spec loss weights, mel 0) at the tiny size, for comparisons."""
+    return CodecConfig(disc=DiscriminatorConfig(hops=[32, 64, 128, 256], hidden=[32, 32, 64, 64]), **_tiny_model())
+
+
+def _default() -> CodecConfig:
+    """Recipe 2 at the published model size (the CPU default of ``codec train``)."""
+    train = TrainConfig()
+    return CodecConfig(disc=DiscriminatorConfig(kinds=["mpd", "mrd"]), loss=_ours({}, train), train=train)
+
+
+def _gpu() -> CodecConfig:
+    """Recipe 2 at the published size with a GPU-sized batch."""
+    cfg = _default()
+    cfg.train.batch_size = 16
+    return cfg
+
+
+PRESETS = {"default": _default, "tiny": _tiny, "paper": CodecConfig, "tiny_paper": _tiny_paper, "gpu": _gpu}
 
 
 def preset(name: str) -> CodecConfig:
-    """A fresh config for a named preset (``default`` or ``tiny``)."""
+    """A fresh config for a named preset (one of :data:`PRESETS`)."""
     from uniaudio.config import ConfigError
 
     if name not in PRESETS:

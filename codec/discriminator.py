@@ -78,3 +78,26 @@ class MultiFrequencyDiscriminator(nn.Module):
     def forward(self, wav: torch.Tensor) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
         x = wav.squeeze(1)
         return [d(x) for d in self.discs]
+
+
+class Discriminators(nn.Module):
+    """The discriminators named by ``cfg.disc.kinds``, called as one: their score lists are joined, so
+    every loss (least squares, feature matching) averages over all sub-discriminators alike."""
+
+    def __init__(self, members: dict[str, nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleDict(members)
+
+    @classmethod
+    def from_config(cls, cfg) -> "Discriminators":
+        from codec.disc_band import MultiBandSTFTDiscriminator
+        from codec.disc_period import MultiPeriodDiscriminator
+
+        d = cfg.disc
+        build = {"mfd": lambda: MultiFrequencyDiscriminator.from_config(cfg),
+                 "mpd": lambda: MultiPeriodDiscriminator(d.mpd_periods, d.mpd_channels),
+                 "mrd": lambda: MultiBandSTFTDiscriminator(d.mrd_windows, d.mrd_channels)}
+        return cls({k: build[k]() for k in d.kinds})
+
+    def forward(self, wav: torch.Tensor) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
+        return [out for m in self.members.values() for out in m(wav)]

@@ -5,7 +5,7 @@
 >>> crit = ReconstructionLoss(preset("tiny").loss)
 >>> y = torch.randn(2, 1, 16000)
 >>> parts = crit(y, y)
->>> round(float(parts["mel"]), 6), round(float(parts["multi_resolution_stft"]), 6)
+>>> round(float(parts["multi_mel"]), 6), round(float(parts["multi_resolution_stft"]), 6)
 (0.0, 0.0)
 """
 
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codec.config import LossConfig
+from codec.mel_loss import MultiScaleMelLoss
 from codec.spectral import PQMF, MelSpectrogram, stft_magnitude
 
 
@@ -51,16 +52,23 @@ class ReconstructionLoss(nn.Module):
         self.pqmf = PQMF(cfg.subbands)
         self.sub = MultiResolutionSTFTLoss(cfg.subband_fft_sizes, cfg.subband_win_lengths, cfg.subband_hop_lengths)
         self.mel = MelSpectrogram(sample_rate, cfg.mel_fft, cfg.mel_hop, cfg.mel_win, cfg.mel_bins, log=True)
+        self.multi_mel = MultiScaleMelLoss(cfg.multi_mel_windows, cfg.multi_mel_bins, sample_rate)
         self.cfg = cfg
 
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``y_hat, y [B, 1, T]``."""
-        out = {"multi_resolution_stft": self.full(y_hat.squeeze(1), y.squeeze(1))}
+        """``y_hat, y [B, 1, T]``; a component whose weight is 0 is not computed (except the full-band
+        STFT loss, always logged as a reference number, without a gradient when its weight is 0)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.cfg.multi_resolution_stft > 0):
+            out = {"multi_resolution_stft": self.full(y_hat.squeeze(1), y.squeeze(1))}
         if self.cfg.subband_stft > 0:
             sb_hat, sb = self.pqmf(y_hat), self.pqmf(y)
             out["subband_stft"] = self.sub(sb_hat.flatten(0, 1), sb.flatten(0, 1))
         if self.cfg.mel > 0:
             out["mel"] = mel_distance(self.mel, y_hat.squeeze(1), y.squeeze(1))
+        if self.cfg.multi_mel > 0:
+            out["multi_mel"] = self.multi_mel(y_hat.squeeze(1), y.squeeze(1))
+        if self.cfg.waveform > 0:
+            out["waveform"] = F.l1_loss(y_hat, y)
         return out
 
 

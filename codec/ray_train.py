@@ -39,7 +39,7 @@ def train_loop(config: dict[str, Any]) -> None:
     from codec.data import CropBatches, load_validation
     from codec.export import export_codec
     from codec.train_step import CodecTrainer
-    from codec.validate import evaluate, save_samples
+    from codec.validate import StepTiming, evaluate, reference_transcripts, save_samples, validation_quality
     from uniaudio.ray_fit import maybe_inject_fault
     from uniaudio.tracking import MlflowTracker, NullTracker
 
@@ -71,7 +71,11 @@ def train_loop(config: dict[str, Any]) -> None:
     skipped: dict[str, Any] = {}
     t0, start_step = time.time(), trainer.step
     last: dict[str, float] = {}
+    ref_texts = reference_transcripts(val_wavs) if rank == 0 and t.val_asr and val_wavs else None
+    timing = StepTiming()
+    t_data = time.perf_counter()
     for batch in loader:
+        timing.data += time.perf_counter() - t_data
         maybe_inject_fault(config, rank, trainer.step)
         for s in batch["skipped"]:
             if s.uri not in skipped:
@@ -79,8 +83,10 @@ def train_loop(config: dict[str, Any]) -> None:
                 if rank == 0:
                     print(f"[codec] skipping {s.uri}: {s.reason} {s.detail}".rstrip(), flush=True)
         last = trainer.train_step(batch["wav"])
+        timing.add(last)
         step = trainer.step
         if step % t.log_every == 0 or step == t.steps:
+            last.update(timing.means())
             last["data/skipped_files"] = float(len(skipped))
             last["speed/steps_per_s"] = (step - start_step) / max(time.time() - t0, 1e-9)
             tracker.log_metrics(last, step=step)
@@ -90,6 +96,7 @@ def train_loop(config: dict[str, Any]) -> None:
         report = {"step": step, **{k: v for k, v in last.items() if k.startswith("loss/")}}
         if rank == 0 and (step % t.val_every == 0 or step == t.steps) and val_wavs:
             val = evaluate(trainer.generator, val_wavs, t.val_n_q)
+            val.update(validation_quality(trainer.generator, val_wavs, ref_texts, min(3, max(t.val_n_q))))
             tracker.log_metrics(val, step=step)
             report.update(val)
             if t.sample_artifacts:
@@ -105,6 +112,7 @@ def train_loop(config: dict[str, Any]) -> None:
                     ray.train.report(report, checkpoint=Checkpoint.from_directory(tmp))
             else:
                 ray.train.report(report, checkpoint=None)
+        t_data = time.perf_counter()
     if rank == 0 and tracker.run_id is not None:
         tracker.log_metrics({"data/skipped_files": float(len(skipped))}, step=trainer.step)
     tracker.flush()  # the driver ends the run; a worker only delivers what it buffered

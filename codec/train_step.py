@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from codec.config import CodecConfig, TrainConfig
-from codec.discriminator import MultiFrequencyDiscriminator
+from codec.discriminator import Discriminators
 from codec.losses import (ReconstructionLoss, discriminator_loss, feature_matching_loss,
                           generator_adversarial_loss)
 from codec.model import CodecModel
@@ -43,9 +44,14 @@ def lr_factor(cfg: TrainConfig):
 
 
 def n_q_for_step(cfg: TrainConfig, step: int) -> int:
-    """Bandwidth dropout: a function of (seed, step) only, so every rank picks the same n_q with no
-    communication, and a resumed run replays the same sequence."""
-    return random.Random(cfg.seed * 1_000_003 + step).choice(cfg.bandwidth_n_q)
+    """Bandwidth (quantizer) dropout: a share ``quantizer_dropout`` of the steps draws n_q from
+    ``bandwidth_n_q``, the others use the most codebooks (so the full-bandwidth path trains on most
+    steps, as DAC's quantizer dropout 0.5 does). A function of (seed, step) only, so every rank picks
+    the same n_q with no communication, and a resumed run replays the same sequence."""
+    rng = random.Random(cfg.seed * 1_000_003 + step)
+    if cfg.quantizer_dropout < 1.0 and rng.random() >= cfg.quantizer_dropout:
+        return max(cfg.bandwidth_n_q)
+    return rng.choice(cfg.bandwidth_n_q)
 
 
 @contextlib.contextmanager
@@ -59,6 +65,17 @@ def frozen(module: nn.Module):
     finally:
         for p, f in zip(module.parameters(), flags):
             p.requires_grad_(f)
+
+
+def disc_segment(cfg: CodecConfig, step: int, wav: torch.Tensor, y_hat: torch.Tensor):
+    """The part of the crop the discriminators judge: all of it, or ``disc.segment_s`` seconds at an
+    offset drawn from (seed, step) (HiFi-GAN-style segments: the adversarial cost scales with the
+    length, the reconstruction losses still see the whole crop)."""
+    n = int(round(cfg.disc.segment_s * cfg.model.sample_rate))
+    if n <= 0 or n >= wav.shape[-1]:
+        return wav, y_hat
+    off = random.Random(cfg.train.seed * 7_000_003 + step).randrange(wav.shape[-1] - n + 1)
+    return wav[..., off:off + n], y_hat[..., off:off + n]
 
 
 def _split(scores, n: int):
@@ -75,7 +92,7 @@ class CodecTrainer:
         self.cfg, self.device = cfg, torch.device(device)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.generator = CodecModel(cfg).to(self.device)
-        self.disc = MultiFrequencyDiscriminator.from_config(cfg).to(self.device)
+        self.disc = Discriminators.from_config(cfg).to(self.device)
         self.recon = ReconstructionLoss(cfg.loss, cfg.model.sample_rate).to(self.device)
         t = cfg.train
         kw = dict(lr=t.lr, betas=t.betas, eps=t.eps, weight_decay=t.weight_decay)
@@ -101,6 +118,7 @@ class CodecTrainer:
     def train_step(self, wav: torch.Tensor) -> dict[str, float]:
         """One step on ``wav [B, 1, T]`` (T a multiple of the hop). Returns scalar metrics."""
         cfg, w = self.cfg, self.cfg.loss
+        t_start = time.perf_counter()
         wav = wav.to(self.device)
         n_q = n_q_for_step(cfg.train, self.step)
         self.g.train()
@@ -110,8 +128,10 @@ class CodecTrainer:
         gan = self.step >= cfg.train.disc_start_step and (w.adversarial > 0 or w.feature_matching > 0)
         metrics: dict[str, float] = {"n_q": float(n_q), "codes_restarted": float(out.restarted)}
         skipped = 0
+        t_disc = time.perf_counter()
+        seg_real, seg_fake = disc_segment(cfg, self.step, wav, y_hat)
         if gan:
-            real, fake = _split(self.d(torch.cat([wav, y_hat.detach()])), wav.shape[0])
+            real, fake = _split(self.d(torch.cat([seg_real, seg_fake.detach()])), wav.shape[0])
             d_loss = discriminator_loss(real, fake)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -122,18 +142,21 @@ class CodecTrainer:
                 skipped += 1
             metrics.update({"loss/discriminator": d_loss.detach().item(), "grad_norm/discriminator": d_norm.item()})
         self.sched_d.step()
+        t_disc = time.perf_counter() - t_disc
 
         parts = self.recon(y_hat, wav)
         if gan:
             # raw module + frozen params: gradients reach y_hat only, and DDP's reducer is not involved
             with frozen(self.disc):
-                real, fake = _split(self.disc(torch.cat([wav, y_hat])), wav.shape[0])
+                with torch.no_grad():  # real features are constants of the G loss: no backward through them
+                    real = self.disc(seg_real)
+                fake = self.disc(seg_fake)
             parts["adversarial"] = generator_adversarial_loss(fake)
             parts["feature_matching"] = feature_matching_loss(real, fake)
         parts["commitment"] = out.commit_loss
         weights = {"adversarial": w.adversarial, "feature_matching": w.feature_matching,
                    "multi_resolution_stft": w.multi_resolution_stft, "subband_stft": w.subband_stft,
-                   "mel": w.mel, "commitment": w.commitment}
+                   "mel": w.mel, "multi_mel": w.multi_mel, "waveform": w.waveform, "commitment": w.commitment}
         total = sum(weights[k] * v for k, v in parts.items())
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -148,6 +171,10 @@ class CodecTrainer:
         metrics.update({f"loss/{k}": v.detach().item() for k, v in parts.items()})
         metrics.update({"loss/total": total.detach().item(), "grad_norm/generator": g_norm.item(),
                         "lr": self.sched_g.get_last_lr()[0], "skipped_updates": float(skipped)})
+        # wall seconds of this step: the discriminator update, and the rest (generator forward, its
+        # losses including the adversarial pass through the frozen discriminator, backward, update)
+        metrics["time/discriminator_s"] = t_disc
+        metrics["time/generator_s"] = time.perf_counter() - t_start - t_disc
         return metrics
 
     # --- exact resume -------------------------------------------------------------------------

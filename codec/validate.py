@@ -5,7 +5,12 @@ Metrics (keys as logged to MLflow):
   lower is better; ``val/si_snr_q{n}``: scale-invariant SNR in dB, higher is better.
 - ``val/codebook{i}_perplexity`` (exp of the code entropy, 1..codebook_size) and
   ``val/codebook{i}_usage`` (fraction of codes used at least once) at the largest n.
+- at the LM's 3 codebooks (:func:`validation_quality`, from :mod:`codec.quality`):
+  ``val/stft_distance_q3``, ``val/pesq_q3``, ``val/stoi_q3`` (every validation item is scored as
+  speech; PESQ of a non-speech item reads as 1.0) and, with ``train.val_asr``, ``val/wer_q3``: the
+  Whisper transcript of the resynthesis against the transcript of the original (no labels needed).
 Every item is encoded alone at its full length (no crops), like the published recipe.
+:class:`StepTiming` gives the per-step time split logged as ``time/{data,generator,discriminator}_s``.
 """
 
 from __future__ import annotations
@@ -108,3 +113,43 @@ def save_samples(model: CodecModel, wavs: list[np.ndarray], out_dir: str | Path,
         files.append(png)
     model.train(was_training)
     return files
+
+
+def reference_transcripts(wavs: list[np.ndarray]) -> list[str | None]:
+    """Whisper transcripts of the validation originals (once per run): the references of ``val/wer_q3``;
+    an item with no words (music, sound) gets None and no WER."""
+    from uniaudio.evaluate.asr import transcribe
+
+    return [transcribe(w) or None for w in wavs]
+
+
+def validation_quality(model: CodecModel, wavs: list[np.ndarray], texts: list[str | None] | None,
+                       n_q: int) -> dict[str, float]:
+    """STFT distance, PESQ, STOI (and WER when ``texts``) at ``n_q`` codebooks, keyed ``val/<name>_q<n>``."""
+    from codec.quality import EvalItem, quality
+
+    items = [EvalItem(w, speech=True, text=None if texts is None else texts[i]) for i, w in enumerate(wavs)]
+    q = quality(model, items, n_q, asr=texts is not None)
+    return {f"val/{k}_q{n_q}": v for k, v in q.items() if k in ("stft_distance", "pesq", "stoi", "wer")}
+
+
+class StepTiming:
+    """Seconds per step spent waiting for data, in the generator and in the discriminator update,
+    summed between two log lines and reported as means (``time/*_s``)."""
+
+    def __init__(self) -> None:
+        self.data = self.generator = self.discriminator = 0.0
+        self.steps = 0
+
+    def add(self, metrics: dict[str, float]) -> None:
+        self.generator += metrics.pop("time/generator_s", 0.0)
+        self.discriminator += metrics.pop("time/discriminator_s", 0.0)
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        n = max(self.steps, 1)
+        out = {"time/data_s": self.data / n, "time/generator_s": self.generator / n,
+               "time/discriminator_s": self.discriminator / n}
+        self.data = self.generator = self.discriminator = 0.0
+        self.steps = 0
+        return out

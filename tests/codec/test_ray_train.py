@@ -53,14 +53,38 @@ def test_short_training_lowers_mel_distance(tmp_path, speech_files, asterisk_fil
     assert last < 0.7 * first, (first, last)
     run = c.get_run(summary.run_id)
     assert run.info.status == "FINISHED" and run.data.params["quantizer.n_q"] == "4"
-    for key in ("loss/adversarial", "loss/mel", "loss/subband_stft", "loss/discriminator", "val/si_snr_q1",
-                "val/codebook0_perplexity", "val/codebook3_usage", "data/skipped_files"):
+    for key in ("loss/adversarial", "loss/multi_mel", "loss/waveform", "loss/discriminator", "val/si_snr_q1",
+                "val/codebook0_perplexity", "val/codebook3_usage", "data/skipped_files", "val/stft_distance_q3",
+                "val/pesq_q3", "val/stoi_q3", "val/wer_q3", "time/data_s", "time/generator_s",
+                "time/discriminator_s"):
         assert key in run.data.metrics, key
     arts = [a.path for a in c.list_artifacts(summary.run_id, "samples/step_00000080")]
     assert any(p.endswith("_spectrograms.png") for p in arts) and any(p.endswith("recon_q3.wav") for p in arts)
     assert summary.steps == 80 and summary.metrics["val/mel_distance_q4"] == pytest.approx(last)
     codec = Codec.load(summary.codec_dir)
     assert codec.content_hash == json.loads((out / "codec" / "codec.json").read_text())["content_hash"]
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny_paper", "default", "paper", "gpu"])
+def test_three_steps_with_each_preset(tmp_path, speech_files, monkeypatch, name):
+    """Every preset trains under Ray Train (full-size ones at batch 1 x 1 s) and logs its step timing."""
+    from mlflow.tracking import MlflowClient
+
+    from codec.config import CodecConfig, load_config, preset
+    from codec.ray_train import run_training
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    lst = tmp_path / "train.txt"
+    lst.write_text("\n".join(speech_files) + "\n")
+    cfg = load_config(CodecConfig, base=preset(name), overrides=[
+        "train.steps=3", "train.batch_size=1", "train.crop_min_s=1.0", "train.crop_max_s=1.0", "train.log_every=1",
+        "train.val_files=1", "train.val_max_s=1.0", "train.val_asr=false", "train.sample_artifacts=0",
+        "quantizer.kmeans_iters=2"])
+    summary = run_training(cfg, str(lst), tmp_path / "run", workers=1, cpus_per_worker=1.0)
+    assert summary.steps == 3
+    run = MlflowClient(f"sqlite:///{tmp_path}/run/mlflow.db").get_run(summary.run_id)
+    for key in ("time/data_s", "time/generator_s", "time/discriminator_s", "loss/discriminator", "val/pesq_q3"):
+        assert key in run.data.metrics, key
 
 
 def _spec(tmp_path, files) -> str:

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t = sub.add_parser("train", help="train a codec with Ray Train (resumes when --out holds a checkpoint)")
     t.add_argument("--data", required=True, help="dataset spec YAML, a folder of audio files, or a .txt list of paths")
     t.add_argument("--out", required=True, help="run directory (checkpoints, MLflow store, exported codec/)")
-    t.add_argument("--preset", default="default", help="default | tiny")
+    t.add_argument("--preset", default="default", help="default | tiny | paper | tiny_paper | gpu")
     t.add_argument("--steps", type=int, help="total training steps (overrides train.steps)")
     t.add_argument("--workers", type=int, default=1, help="data-parallel workers (Ray Train)")
     t.add_argument("--gpu", action="store_true", help="one GPU per worker, NCCL")

@@ -1,0 +1,220 @@
+"""How much a codec recipe learns per CPU-second: two presets trained for the same CPU budget, side by side.
+
+    python benchmarks/codec_learning.py --corpus DEMO_CORPUS --cpu-minutes 12 --out /tmp/codec_learning
+    python benchmarks/codec_learning.py --corpus DEMO_CORPUS --step-cost           # CPU-s per step only
+
+``DEMO_CORPUS`` is what ``uniaudio demo-corpus OUT`` builds. Its real speech, music and sound files are
+split once (hash order): held-out files for evaluation (speech with its transcript), the rest for
+training. Each recipe (``--recipes``, default ``tiny_paper`` = the published recipe at the tiny size,
+``tiny`` = ours) trains in its own process with one torch thread until the process has used the
+budget in **CPU seconds** (``time.process_time``: fair on a shared box, where wall time is not);
+the processes run concurrently. Evaluation time is not charged to the budget. At each quarter of the
+budget a cheap evaluation (mel, STFT distance, SI-SNR) gives a learning curve; at the end every
+metric of :mod:`codec.quality` at 3 codebooks (the LM's), including PESQ, STOI and the Whisper WER of
+the resynthesized held-out speech. Prints one ``BENCH codec_learning`` line per recipe and a
+``BENCH codec_learning_ratio`` line (recipe 2 vs recipe 1), plus ``BENCH codec_step`` (CPU-s per step
+and the generator / discriminator split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DOMAINS = {"speech": "real_speech/wav", "music": "music/wav", "sound": "sfx/wav"}
+CHEAP = ("mel_distance", "stft_distance", "si_snr")
+
+
+def _h(name: str) -> str:
+    return hashlib.sha1(name.encode()).hexdigest()
+
+
+def make_split(corpus: Path, n_speech: int, n_other: int) -> dict:
+    """Held-out and training files per domain (deterministic); speech transcripts from the Kaldi text file."""
+    from uniaudio.audio import audio_info
+
+    texts = {}
+    text_file = corpus / "real_speech" / "text"
+    if text_file.is_file():
+        for line in text_file.read_text().splitlines():
+            utt, _, txt = line.partition(" ")
+            texts[utt] = txt.strip()
+    split = {"train": [], "eval": []}
+    for dom, sub in DOMAINS.items():
+        files = sorted((corpus / sub).rglob("*.wav"), key=lambda f: _h(f.name))
+        if not files:
+            raise SystemExit(f"{corpus / sub}: no wav files (is {corpus} a demo corpus?)")
+        n = n_speech if dom == "speech" else n_other
+        held = []
+        for f in files:
+            dur = audio_info(str(f))[2]
+            ok = dom != "speech" or (f.stem in texts and len(texts[f.stem].split()) >= 4 and 1.5 <= dur <= 6.0)
+            if ok and len(held) < n:
+                held.append({"uri": str(f), "domain": dom, "text": texts.get(f.stem) if dom == "speech" else None})
+            else:
+                split["train"].append({"uri": str(f), "duration_s": dur})
+        split["eval"].extend(held)
+    return split
+
+
+def _load_eval(split: dict, max_s: float):
+    from codec.data import AudioItem, index_items, load_validation
+    from codec.quality import EvalItem
+
+    out = []
+    for e in split["eval"]:
+        good, _ = index_items([AudioItem(e["uri"])], 0.5)
+        wavs, _ = load_validation(good, max_s)
+        if wavs:
+            out.append(EvalItem(wavs[0], speech=e["domain"] == "speech", text=e["text"]))
+    return out
+
+
+def worker(args) -> None:
+    """One recipe, one process, one thread: train to the CPU budget, evaluate, write result.json."""
+    import torch
+
+    torch.set_num_threads(1)
+    from codec.config import CodecConfig, load_config, preset
+    from codec.data import AudioItem, CropBatches
+    from codec.export import export_codec
+    from codec.quality import quality
+    from codec.train_step import CodecTrainer
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    split = json.loads(Path(args.split).read_text())
+    cfg = load_config(CodecConfig, overrides=args.set or [], base=preset(args.worker))
+    t = cfg.train
+    items = [AudioItem(d["uri"], duration_s=d["duration_s"]) for d in split["train"]]
+    data = CropBatches(items, t.batch_size, t.crop_min_s, t.crop_max_s, seed=t.seed, norm_scale=t.audio_norm_scale)
+    evals = _load_eval(split, args.eval_max_s)
+    trainer = CodecTrainer(cfg)
+    budget = args.cpu_s
+    marks = [budget * f for f in (0.25, 0.5, 0.75)]
+    curve, spent, excluded = [], 0.0, 0.0
+    c0 = time.process_time()
+    sums = {"data": 0.0, "gen": 0.0, "disc": 0.0}
+    log = open(out / "train.log", "w")
+    while spent < budget:
+        d0 = time.process_time()
+        batch = data[trainer.step]["wav"]
+        sums["data"] += time.process_time() - d0
+        m = trainer.train_step(batch)
+        sums["gen"] += m["time/generator_s"]
+        sums["disc"] += m.get("time/discriminator_s", 0.0)
+        spent = time.process_time() - c0 - excluded
+        if trainer.step % 25 == 0:
+            print(f"step {trainer.step} cpu {spent:.0f}s loss {m['loss/total']:.3f}", file=log, flush=True)
+        if marks and spent >= marks[0]:
+            marks.pop(0)
+            e0 = time.process_time()
+            q = quality(trainer.generator, evals, 3, asr=False)
+            curve.append({"step": trainer.step, "cpu_s": spent, **{k: q[k] for k in CHEAP}})
+            print(json.dumps(curve[-1]), file=log, flush=True)
+            excluded += time.process_time() - e0
+    steps = trainer.step
+    final = quality(trainer.generator, evals, 3, asr=True)
+    curve.append({"step": steps, "cpu_s": spent, **{k: final[k] for k in CHEAP}})
+    export_codec(trainer.generator, cfg, out / "codec", extra={"step": steps, "benchmark": "codec_learning"})
+    wall = sum(sums[k] for k in ("gen", "disc")) or 1.0
+    res = {"recipe": args.worker, "overrides": args.set or [], "steps": steps, "cpu_s": spent,
+           "cpu_s_per_step": spent / max(steps, 1), "disc_share": sums["disc"] / wall,
+           "data_cpu_s_per_step": sums["data"] / max(steps, 1), "final": final, "curve": curve}
+    (out / "result.json").write_text(json.dumps(res, indent=1))
+
+
+def _fmt(res: dict) -> str:
+    f = res["final"]
+    keys = ["mel_distance", "stft_distance", "si_snr", "pesq", "stoi", "wer"]
+    return (f"recipe={res['recipe']} steps={res['steps']} cpu_s={res['cpu_s']:.0f} "
+            f"cpu_s_per_step={res['cpu_s_per_step']:.3f} " + " ".join(f"{k}={f[k]:.3f}" for k in keys if k in f))
+
+
+def step_cost(recipes: list[str], steps: int) -> None:
+    """CPU-s per training step of each recipe on a fixed random batch (batch 4 x 1.26 s), 1 thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    from codec.config import preset
+    from codec.train_step import CodecTrainer
+
+    costs = {}
+    for name in recipes:
+        trainer = CodecTrainer(preset(name))
+        wav = 0.1 * torch.randn(preset(name).train.batch_size, 1, 63 * 320)
+        trainer.train_step(wav)
+        c0, gen, disc = time.process_time(), 0.0, 0.0
+        for _ in range(steps):
+            m = trainer.train_step(wav)
+            gen, disc = gen + m["time/generator_s"], disc + m.get("time/discriminator_s", 0.0)
+        costs[name] = (time.process_time() - c0) / steps
+        print(f"BENCH codec_step recipe={name} cpu_s_per_step={costs[name]:.3f} "
+              f"disc_update_share={disc / (gen + disc):.2f}", flush=True)
+    if len(recipes) == 2:
+        a, b = recipes
+        print(f"BENCH codec_step_ratio {a}/{b}={costs[a] / costs[b]:.2f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", help="a demo corpus folder (uniaudio demo-corpus OUT)")
+    ap.add_argument("--out", default="/tmp/codec_learning")
+    ap.add_argument("--recipes", default="tiny_paper,tiny", help="two presets: recipe 1, recipe 2")
+    ap.add_argument("--cpu-minutes", type=float, default=12.0, help="CPU budget per recipe")
+    ap.add_argument("--set", action="append", default=[], metavar="RECIPE:KEY=VALUE",
+                    help="override a field of one recipe, e.g. tiny:loss.waveform=2")
+    ap.add_argument("--eval-speech", type=int, default=8)
+    ap.add_argument("--eval-other", type=int, default=4, help="held-out music and sound files each")
+    ap.add_argument("--eval-max-s", type=float, default=4.0)
+    ap.add_argument("--step-cost", action="store_true", help="only print the CPU cost per step")
+    ap.add_argument("--steps", type=int, default=5, help="steps timed by --step-cost")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--split", help=argparse.SUPPRESS)
+    ap.add_argument("--cpu-s", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    recipes = args.recipes.split(",")
+    if args.worker:
+        return worker(args)
+    if args.step_cost:
+        return step_cost(recipes, args.steps)
+    if not args.corpus:
+        ap.error("--corpus is required (or --step-cost)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    split = make_split(Path(args.corpus), args.eval_speech, args.eval_other)
+    (out / "split.json").write_text(json.dumps(split))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "UNIAUDIO_EVAL_THREADS": "1"}
+    procs = []
+    for r in recipes:
+        sets = [s.split(":", 1)[1] for s in args.set if s.split(":", 1)[0] == r]
+        cmd = [sys.executable, __file__, "--worker", r, "--split", str(out / "split.json"), "--out", str(out / r),
+               "--cpu-s", str(args.cpu_minutes * 60), "--eval-max-s", str(args.eval_max_s)]
+        cmd += [x for s in sets for x in ("--set", s)]
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
+    if any(p.wait() for p in procs):
+        raise SystemExit("a recipe process failed (see its train.log)")
+    res = [json.loads((out / r / "result.json").read_text()) for r in recipes]
+    print(f"# {len(split['train'])} training files, {len(split['eval'])} held out; budget {args.cpu_minutes} CPU-min "
+          f"per recipe; metrics at 3 codebooks")
+    for r in res:
+        print(f"BENCH codec_learning {_fmt(r)}")
+        print("#   curve " + " | ".join(f"step {c['step']}: mel {c['mel_distance']:.3f} si_snr {c['si_snr']:.2f}"
+                                     for c in r["curve"]))
+    a, b = (x["final"] for x in res)
+    print(f"BENCH codec_learning_ratio {recipes[1]}_vs_{recipes[0]} mel_distance_ratio={b['mel_distance'] / a['mel_distance']:.3f} "
+          f"stft_distance_ratio={b['stft_distance'] / a['stft_distance']:.3f} si_snr_gain_db={b['si_snr'] - a['si_snr']:.2f} "
+          f"pesq_gain={b.get('pesq', 0) - a.get('pesq', 0):.3f} stoi_gain={b.get('stoi', 0) - a.get('stoi', 0):.3f} "
+          f"wer_change={b.get('wer', 0) - a.get('wer', 0):.3f}")
+
+
+if __name__ == "__main__":
+    main()
