@@ -68,7 +68,12 @@ class ModelConfig(ConfigBase):
 
 
 class QuantizerConfig(ConfigBase):
-    """Residual VQ with EMA codebooks, k-means init and dead-code restart."""
+    """Residual VQ: ``euclidean`` (published: EMA codebooks in D dims, k-means init, dead-code restart)
+    or ``factorized`` (DAC: gradient-learned codebooks in ``code_dim`` dims, cosine lookups, see
+    :mod:`codec.factorized_vq`; decay/epsilon/k-means fields do not apply)."""
+
+    kind: Literal["euclidean", "factorized"] = "euclidean"
+    code_dim: int = Field(8, ge=1, le=1024, description="factorized: dimensions of the codebook space")
 
     n_q: int = Field(12, ge=1, le=32, description="maximum number of codebooks")
     codebook_size: int = Field(1024, ge=2, le=MAX_CODEBOOK_SIZE)

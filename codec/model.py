@@ -40,8 +40,13 @@ class CodecModel(nn.Module):
                      compress=m.compress, lstm_layers=m.lstm_layers, weight_norm=wn)
         self.encoder = SEANetEncoder(**shape, end_padding=m.end_padding)
         self.decoder = SEANetDecoder(**shape)
-        self.quantizer = ResidualVQ(m.dimension, q.n_q, q.codebook_size, q.decay, q.epsilon, q.kmeans_iters,
-                                    q.kmeans_max_frames, q.dead_threshold, seed=cfg.train.seed)
+        if q.kind == "factorized":  # same interface; see codec/factorized_vq.py
+            from codec.factorized_vq import FactorizedResidualVQ
+
+            self.quantizer = FactorizedResidualVQ(m.dimension, q.n_q, q.codebook_size, q.code_dim, seed=cfg.train.seed)
+        else:
+            self.quantizer = ResidualVQ(m.dimension, q.n_q, q.codebook_size, q.decay, q.epsilon, q.kmeans_iters,
+                                        q.kmeans_max_frames, q.dead_threshold, seed=cfg.train.seed)
         self.hop_length = m.hop_length
 
     @classmethod
