@@ -146,3 +146,26 @@ def test_incremental_decoding_reproduces_the_published_logits(imported_lm, golde
     print(f"incremental decoding: {checked} target tokens, max |logit diff| = {worst:.3g}")
     assert checked == sum(n_q * (n - int(p)) for n, p in zip(n_frames, prefix.tolist()))
     assert worst < 1e-4
+
+
+def test_logged_model_opens_from_mlflow(tmp_path, mlflow_uri, capsys, monkeypatch):
+    """``--log-model``: ``uniaudio.load_model("runs:/<id>/model")`` opens the import like the local dir;
+    the artifacts go beside the export, never into the current directory."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    import uniaudio
+    from tests.reference.ref_helpers import published_exp
+    from uniaudio.cli import main
+
+    exp = published_exp(tmp_path / "exp")
+    out = tmp_path / "out"
+    assert main(["import-reference", "lm", str(exp), "--out", str(out), "--tracking-uri", mlflow_uri, "--log-model"]) == 0
+    line = capsys.readouterr().out.strip()
+    run_id = re.search(r"MLflow run (\w+)$", line).group(1)
+    remote = uniaudio.load_model(f"runs:/{run_id}/model", work_dir=str(tmp_path / "dl"), tracking_uri=mlflow_uri)
+    local = uniaudio.load_model(str(out))
+    assert remote.config == local.config and not remote.model.training
+    for (name, a), (_, b) in zip(remote.model.state_dict().items(), local.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlartifacts").exists()

@@ -32,6 +32,8 @@ def _add_lm(sub) -> None:
     p.add_argument("--phones", metavar="DIR", help="imported phone dir (import-reference phones) of the LM's phone "
                    "table: phone ids translate through it and generation tokenizes text with it")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else OUT/_mlflow)")
+    p.add_argument("--log-model", action="store_true", help="also log the export as the MLflow run's 'model' "
+                   "artifact, so --model runs:/<run_id>/model works (copies the weights into the artifact store)")
     p.set_defaults(_kind_run=_run_lm)
 
 
@@ -47,8 +49,8 @@ def _run_lm(args: argparse.Namespace) -> int:
         codec = Codec.load(args.codec)
         extra = {"codec_dir": str(Path(args.codec).resolve()), "codec_hash": codec.content_hash}
     result = import_lm(args.exp_dir, args.out, args.checkpoint, lineage_extra=extra, tracking_uri=args.tracking_uri,
-                       phones=args.phones)
-    print(result.summary())
+                       phones=args.phones, log_model=args.log_model)
+    print(result.summary() + (f"; MLflow run {result.run_id}" if result.run_id else ""))
     return 0
 
 

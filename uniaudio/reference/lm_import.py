@@ -74,11 +74,12 @@ def _ranges(ids: list[int]) -> list[list[int]]:
 
 def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | None = None,
               lineage_extra: dict[str, Any] | None = None, tracking_uri: str | None = None,
-              seed: int = 0, phones: str | Path | None = None) -> ImportResult:
+              seed: int = 0, phones: str | Path | None = None, log_model: bool = False) -> ImportResult:
     """Import (see the module doc). ``lineage_extra`` (e.g. ``codec_dir``) is merged into the export's
     lineage; untrained rows get this project's initialisation under ``seed``. ``phones``: an imported
     phone dir (``import-reference phones``): the phone ids translate through it, and the lineage's
-    tokenizer settings select it, so generation tokenizes text into the ids the LM was trained on."""
+    tokenizer settings select it, so generation tokenizes text into the ids the LM was trained on.
+    ``log_model``: also log the export as the run's ``model`` artifact (``runs:/<id>/model``, as training does)."""
     import torch
 
     from uniaudio.model import build_model
@@ -144,31 +145,28 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
         "seed": seed,
     }
     (out_dir / REPORT).write_text(json.dumps(report, indent=1) + "\n")
-    run_id = _log_mlflow(out_dir, report, tracking_uri)
+    run_id = _log_mlflow(out_dir, report, tracking_uri, log_model)
     return ImportResult(out_dir, report, run_id)
 
 
-def _log_mlflow(out_dir: Path, report: dict[str, Any], tracking_uri: str | None) -> str | None:
+def _log_mlflow(out_dir: Path, report: dict[str, Any], tracking_uri: str | None, log_model: bool) -> str | None:
     import os
 
     from uniaudio.tracking import default_artifact_location, local_tracking_dir, resolve_tracking_uri
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    artifacts = None
-    if not uri:
-        run_dir = local_tracking_dir(str(out_dir), "import-reference")
-        uri = resolve_tracking_uri(run_dir)
-        artifacts = default_artifact_location(uri, run_dir)
+    run_dir = local_tracking_dir(str(out_dir), "import-reference")
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or resolve_tracking_uri(run_dir)
+    artifacts = default_artifact_location(uri, run_dir)  # a local store: beside the export, never the CWD
     db_log = logging.getLogger("mlflow.store.db.utils")  # "Creating initial MLflow database tables..."
     level = db_log.level
     db_log.setLevel(logging.WARNING)
     try:
-        return _log_run(uri, artifacts, out_dir, report)
+        return _log_run(uri, artifacts, out_dir, report, log_model)
     finally:
         db_log.setLevel(level)
 
 
-def _log_run(uri: str, artifacts: str | None, out_dir: Path, report: dict[str, Any]) -> str | None:
+def _log_run(uri: str, artifacts: str | None, out_dir: Path, report: dict[str, Any], log_model: bool) -> str | None:
     from uniaudio.tracking import MlflowTracker, flatten_params
 
     tracker = MlflowTracker(uri, experiment="import-reference", artifact_location=artifacts)
@@ -182,5 +180,10 @@ def _log_run(uri: str, artifacts: str | None, out_dir: Path, report: dict[str, A
                          "ids_untrained": report["untrained_count"], "n_params": report["model"]["n_params"]})
     tracker.log_artifact(str(out_dir / REPORT))
     tracker.log_artifact(str(out_dir / "lineage.json"))
+    if log_model:
+        from uniaudio.stores.exported import CONFIG, LINEAGE, VOCAB, WEIGHTS
+
+        for name in (WEIGHTS, CONFIG, VOCAB, LINEAGE):
+            tracker.log_artifact(str(out_dir / name), artifact_path="model")
     tracker.end_run()
     return run_id
