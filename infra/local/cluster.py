@@ -13,7 +13,8 @@ Ray 2.60) uses a token file private to this cluster (``STATE/auth_token``), neve
 The state file ``STATE/cluster.json`` records the addresses, ports, session ids and temp dirs.
 
 ``--isolated`` (share-nothing): every node also gets its own working directory, ``TMPDIR``, ``HOME``
-(with its own copy of the token, XDG and ``UNIAUDIO_CACHE_DIR`` caches) under ``STATE/nodes/<role>/``,
+(with its own copy of the token, XDG and ``UNIAUDIO_CACHE_DIR`` caches) under ``<temp root>/n/<role>/``
+(``RayNode.home``; the temp root is STATE or, for a long STATE path, a short /tmp dir: Unix sockets),
 and ``--node-env KEY=VALUE`` (e.g. the S3 endpoint) is given to every node. Nodes then share
 nothing but what the job names by URI (an object store), as on a real cluster: a step that writes a
 local file on one node and reads it on another fails here instead of in production.
@@ -217,13 +218,13 @@ def start_cluster(state_dir: str | os.PathLike, workers: int = 1, head_cpus: int
                f"--dashboard-host={LOOPBACK}", f"--dashboard-port={head_ports['dashboard']}",
                "--include-dashboard=true", f"--ray-client-server-port={head_ports['ray_client_server']}",
                *_node_flags(head, num_gpus, object_store_mb)]
-        _launch(info, head, cmd, *_node_env(head, state, env, token_path, isolated, node_env), timeout)
+        _launch(info, head, cmd, *_node_env(head, temp_root, env, token_path, isolated, node_env), timeout)
         for i in range(1, workers + 1):
             node = RayNode(f"worker-{i}", str(temp_root / f"worker-{i}"), 0, worker_cpus,
                            {k: next(ports) for k in _NODE_PORTS}, str(state / "logs" / f"worker-{i}.log"))
             cmd = [sys.executable, str(_WORKER_LAUNCHER), f"--address={info.gcs_address}",
                    *_node_flags(node, num_gpus, object_store_mb)]
-            _launch(info, node, cmd, *_node_env(node, state, env, token_path, isolated, node_env), timeout)
+            _launch(info, node, cmd, *_node_env(node, temp_root, env, token_path, isolated, node_env), timeout)
         wait_until(lambda: info.alive_nodes() == 1 + workers, timeout, f"{1 + workers} ALIVE Ray nodes")
         # The Jobs API module of the dashboard comes up a little after the node table.
         wait_until(lambda: http_get(f"{info.dashboard_url}/api/jobs/", headers=info.auth_headers())[0] == 200,
@@ -234,11 +235,11 @@ def start_cluster(state_dir: str | os.PathLike, workers: int = 1, head_cpus: int
     return info
 
 
-def _node_env(node: RayNode, state: Path, env: dict, token_path: Path, isolated: bool,
+def _node_env(node: RayNode, root: Path, env: dict, token_path: Path, isolated: bool,
               node_env: dict[str, str] | None) -> tuple[dict, str | None]:
     if not isolated:
         return {**env, **(node_env or {})}, None
-    return _isolate(node, state / "nodes" / node.role, env, token_path, node_env or {})
+    return _isolate(node, root / "n" / node.role, env, token_path, node_env or {})
 
 
 def _launch(info: RayClusterInfo, node: RayNode, cmd: list[str], env: dict, cwd: str | None, timeout: float) -> None:

@@ -12,7 +12,7 @@ def test_each_node_gets_its_own_home_tmp_cwd_caches_and_token(tmp_path):
     for role in ("head", "worker-1"):
         node = RayNode(role, str(tmp_path / "t" / role), 0, 1)
         env, cwd = _node_env(node, tmp_path, {"PATH": "/bin"}, token, True, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
-        base = tmp_path / "nodes" / role
+        base = tmp_path / "n" / role
         assert node.home == str(base) and cwd == str(base / "work")
         assert env["HOME"] == str(base / "home") and env["TMPDIR"] == str(base / "tmp")
         assert env["UNIAUDIO_CACHE_DIR"].startswith(env["HOME"]) and env["XDG_CACHE_HOME"].startswith(env["HOME"])
