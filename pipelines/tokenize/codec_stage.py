@@ -111,8 +111,13 @@ def _codec_key(codec_dir: str, codec_cfg: dict[str, Any], torch_threads: int) ->
     import json
     from pathlib import Path
 
-    files = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                         for p in Path(codec_dir).iterdir() if p.is_file()))
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(codec_dir):  # s3://: the objects' names and sizes (loaded via the node cache)
+        files = tuple(uris.list_files(codec_dir, recursive=False))
+    else:
+        files = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                             for p in Path(uris.local_path(codec_dir)).iterdir() if p.is_file()))
     return codec_dir, json.dumps(codec_cfg, sort_keys=True), torch_threads, files
 
 
