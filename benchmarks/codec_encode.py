@@ -1,4 +1,15 @@
-"""Codec encode speed: our encoder vs. PyPI ``encodec`` at comparable size, side by side in one run.
+"""Codec encode speed: ``Codec.encode`` (default and opt-in fast_cpu plan) vs. the published SoundStream and PyPI ``encodec``.
+
+Published comparison (``BENCH codec_encode_vs_published``, the issue-18 goal >= 1.5x): a full-size
+SoundStream in the published layout (32 filters, D=256, 12 x 1024; random weights) run as the
+published code runs it (:class:`codec.soundstream_ref.ReferenceSoundStream`: weight norm hooks
+unfolded, ``nn.Sequential``, ``F.pad``), against the same weights imported with
+``codec.published.import_codec`` and encoded by ``Codec.encode`` (the default module path, the same
+arithmetic as before this benchmark existed) and with ``fast_cpu=True`` (the opt-in time-major plan of
+``codec/fast_encode.py``). One process, one
+thread, CPU time, the same allocator setting for all three, ``--repeats`` alternating rounds,
+median; 1.5 kbps (3 codebooks); batch of one 10 s clip and of 8 x 10 s. It also counts codes that
+differ from the published implementation's.
 
 Speed is seconds of audio encoded per CPU-second (x real time) on ONE thread, measured with
 ``time.process_time`` (CPU time, so other load on the machine does not count), best of ``--repeats``.
@@ -19,7 +30,8 @@ Needs ``.venv/bin/pip install --no-deps encodec`` (not a project dependency). en
 torchaudio at module level for file I/O it does not use here; a stub module stands in for it,
 inside this script only.
 
-    .venv/bin/python benchmarks/codec_encode.py            # ends with: BENCH codec_encode ours_xrt=...
+    .venv/bin/python benchmarks/codec_encode.py            # BENCH codec_encode_vs_published ..., BENCH codec_encode ...
+    .venv/bin/python benchmarks/codec_encode.py --published-only
     .venv/bin/python benchmarks/codec_encode.py --device cuda --bf16 --hours 1   # GPU: batched bf16
 """
 
@@ -103,6 +115,54 @@ def encodec(batch: int, seconds: float, repeats: int, fold: bool) -> float:
     return batch * seconds / _cpu_time(run, repeats)
 
 
+def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str, float]:
+    """x real time (median) of the published-layout reference, our pre-change path and ``Codec.encode``
+    on the same weights, plus how many codes differ from the reference's."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from codec import Codec
+    from codec.published import import_codec
+    from codec.soundstream_ref import ReferenceSoundStream
+
+    torch.manual_seed(0)
+    ref = ReferenceSoundStream(n_filters=32, D=256).eval()
+    src = Path(tempfile.mkdtemp(prefix="published-"))
+    pub_cfg = dict(n_filters=32, D=256, target_bandwidths=[0.5, 1, 1.5, 2, 4, 6], ratios=[8, 5, 4, 2],
+                   sample_rate=16000, bins=1024)
+    (src / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": pub_cfg}}))
+    torch.save({"codec_model": ref.state_dict()}, src / "model.pth")
+    codec = Codec.load(import_codec(src, src / "imported"))
+    x = torch.from_numpy(np.stack([np.roll(_speech(seconds, 16000), i * 997) for i in range(batch)]))
+
+    def published():
+        return ref.encode(x.unsqueeze(1), 3).permute(1, 0, 2)
+
+    def before():
+        codec.fast_cpu = False
+        return codec.encode(x, n_q=3)
+
+    def after():
+        codec.fast_cpu = True
+        return codec.encode(x, n_q=3)
+
+    fns = {"published": published, "before": before, "ours": after}
+    outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.process_time()
+            f()
+            times[k].append(time.process_time() - t0)
+    res = {k: batch * seconds / float(np.median(v)) for k, v in times.items()}
+    res["codes"] = outs["ours"].numel()
+    res["diff_vs_published"] = int((outs["ours"] != outs["published"]).sum())
+    res["diff_before_vs_published"] = int((outs["before"] != outs["published"]).sum())
+    return res
+
+
 def params_m(model: torch.nn.Module) -> float:
     return sum(p.numel() for p in model.parameters()) / 1e6
 
@@ -115,6 +175,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU path)")
     ap.add_argument("--hours", type=float, default=1.0, help="GPU path: total audio per timed pass")
+    ap.add_argument("--published-only", action="store_true", help="only the side-by-side with the published SoundStream")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.device != "cpu":
@@ -122,6 +183,9 @@ def main() -> None:
         xrt = ours(batch, args.seconds, args.repeats, args.device, args.bf16)
         print(f"ours on {args.device}: {batch} x {args.seconds:.0f}s per pass, {xrt:,.0f}x real time")
         print(f"BENCH codec_encode_gpu ours_xrt={xrt:.0f} batch={batch} bf16={int(args.bf16)}")
+        return
+    if args.published_only:
+        _published(args)
         return
     # glibc's default allocator first (fresh mmap + page faults for every large layer output), then the
     # tuning the product applies in its encoding processes (uniaudio/allocator.py), to both models
@@ -143,6 +207,26 @@ def main() -> None:
     print(f"BENCH codec_encode ours_xrt={ours_xrt:.1f} encodec_xrt={enc_xrt:.1f} ratio={ours_xrt / enc_xrt:.2f} "
           f"ours_default_alloc_xrt={ours_default:.1f} encodec_default_alloc_xrt={enc_default:.1f} "
           f"encodec_shipped_xrt={shipped_xrt:.1f} ours_bf16_xrt={ours_bf16:.1f}")
+    _published(args)
+
+
+def _published(args: argparse.Namespace) -> None:
+    from uniaudio.allocator import keep_freed_memory
+
+    keep_freed_memory()  # the same allocator setting for all three
+    fields = []
+    for batch in (1, 8):
+        r = published_side_by_side(batch, args.seconds, args.repeats)
+        print(f"published layout, {batch} x {args.seconds:.0f}s, median of {args.repeats} alternating rounds: "
+              f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x), "
+              f"fast_cpu plan {r['ours']:.1f}x ({r['ours'] / r['published']:.2f}x the published, "
+              f"{r['ours'] / r['before']:.2f}x the module path) real time; codes differing from the published: "
+              f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan) of {r['codes']}")
+        fields += [f"b{batch}_ratio={r['before'] / r['published']:.2f}", f"b{batch}_plan_ratio={r['ours'] / r['published']:.2f}",
+                   f"b{batch}_plan_vs_module={r['ours'] / r['before']:.2f}", f"b{batch}_module_xrt={r['before']:.1f}",
+                   f"b{batch}_plan_xrt={r['ours']:.1f}", f"b{batch}_published_xrt={r['published']:.1f}",
+                   f"b{batch}_code_diffs={r['diff_vs_published']}/{r['codes']}"]
+    print("BENCH codec_encode_vs_published " + " ".join(fields))
 
 if __name__ == "__main__":
     main()

@@ -189,15 +189,20 @@ class ResidualVQ(nn.Module):
     @torch.no_grad()
     def encode(self, z: torch.Tensor, n_q: int) -> torch.Tensor:
         """``z [B, D, F]`` -> codes ``[B, n_q, F]`` (no codebook updates)."""
-        n_q = self._check(n_q)
         B, D, T = z.shape
-        residual = z.permute(0, 2, 1).reshape(-1, D)
+        return self.encode_rows(z.permute(0, 2, 1).reshape(-1, D), n_q).reshape(B, T, -1).permute(0, 2, 1)
+
+    @torch.no_grad()
+    def encode_rows(self, x: torch.Tensor, n_q: int) -> torch.Tensor:
+        """Latent rows ``[N, D]`` -> codes ``[N, n_q]``; the time-major encoder's output needs no transpose."""
+        n_q = self._check(n_q)
+        residual = x
         codes = []
         for layer in self.layers[:n_q]:
             idx = layer.assign(residual)
             residual = residual - F.embedding(idx, layer.embed).to(residual.dtype)
             codes.append(idx)
-        return torch.stack(codes, 1).reshape(B, T, n_q).permute(0, 2, 1)
+        return torch.stack(codes, 1)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes ``[B, n_q, F]`` -> latents ``[B, D, F]`` (sum of the selected code vectors)."""

@@ -7,25 +7,6 @@ import pytest
 import torch
 
 from codec import PAD_CODE, Codec
-from codec.config import CodecConfig, load_config
-from codec.model import CodecModel
-
-
-@pytest.fixture(scope="module")
-def full_codec(asterisk_files) -> Codec:
-    """The full-size (default preset) architecture, codebooks k-means-initialised on the latents of
-    other real speech (asterisk prompts) than the LibriVox clips the tests encode."""
-    from uniaudio.audio import load_audio
-
-    init = np.concatenate([load_audio(f) for f in asterisk_files[:20]])
-    init = init[: len(init) // 320 * 320]
-    torch.manual_seed(0)
-    cfg = load_config(CodecConfig, overrides=["quantizer.kmeans_iters=5", "quantizer.kmeans_max_frames=3000"])
-    model = CodecModel(cfg)
-    with torch.no_grad():
-        model.train()
-        model.quantizer(model.encoder(torch.from_numpy(init).view(1, 1, -1)), cfg.quantizer.n_q)
-    return Codec.from_generator(model, cfg)
 
 
 def test_one_second_is_fifty_frames(full_codec, speech):

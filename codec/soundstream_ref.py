@@ -1,0 +1,199 @@
+"""An unoptimised, eager SoundStream in the published module layout: the baseline of the encode benchmark.
+
+Why it exists: the speed goal of ``Codec.encode`` is stated against the published implementation "as
+a user calls it": weight norm left unfolded (the weight recomputed from ``weight_g``/``weight_v`` by a
+hook at every forward), ``nn.Sequential`` stacks of convs and ``nn.ELU`` modules, ``F.pad`` reflect
+padding extended to whole frames, and the residual VQ computing the full squared distance per
+codebook. This module restates that inference path from the checkpoint format alone (its parameter
+names are the published ``state_dict`` keys, so ``load_state_dict(ckpt["codec_model"])`` fits
+directly); it shares no code with :mod:`codec.seanet`, so it also cross-checks the importer
+(tests/codec/test_published.py runs both against the golden outputs).
+
+>>> import torch
+>>> ref = ReferenceSoundStream(n_filters=4, D=16).eval()
+>>> tuple(ref.encode(torch.zeros(1, 1, 16123), n_q=3).shape)   # published layout: [n_q, B, F]
+(3, 1, 51)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+with warnings.catch_warnings():  # the old hook-based API is what the published checkpoints were made with
+    warnings.simplefilter("ignore", FutureWarning)
+    from torch.nn.utils import weight_norm as _old_weight_norm
+
+
+def _wn(module: nn.Module) -> nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _old_weight_norm(module)
+
+
+def _reflect(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+    """Reflect padding; an input no longer than the padding is zero-extended to padding + 1 first."""
+    widest = max(left, right)
+    n = x.shape[-1]
+    if n > widest:
+        return F.pad(x, (left, right), mode="reflect")
+    grow = widest + 1 - n
+    return F.pad(F.pad(x, (0, grow)), (left, right), mode="reflect")[..., : n + left + right]
+
+
+class _Inner(nn.Module):  # holds ``conv`` so the keys read ``...conv.conv.weight_g``
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.conv = _wn(conv)
+
+
+class _Conv(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1):
+        super().__init__()
+        self.conv = _Inner(nn.Conv1d(cin, cout, kernel, stride=stride))
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.kernel - self.stride
+        n = x.shape[-1]
+        frames = math.ceil((n - self.kernel + total) / self.stride + 1)
+        extra = (frames - 1) * self.stride + self.kernel - total - n
+        return self.conv.conv(_reflect(x, total - total // 2, total // 2 + extra))
+
+
+class _InnerTr(nn.Module):
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.convtr = _wn(conv)
+
+
+class _ConvTr(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int):
+        super().__init__()
+        self.convtr = _InnerTr(nn.ConvTranspose1d(cin, cout, kernel, stride=stride))
+        self.trim = kernel - stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.convtr.convtr(x)
+        right = self.trim // 2
+        return y[..., self.trim - right : y.shape[-1] - right]
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.block = nn.Sequential(nn.ELU(), _Conv(dim, dim // 2, 3), nn.ELU(), _Conv(dim // 2, dim, 1))
+        self.shortcut = _Conv(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.block(x)
+
+
+class _LSTM(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.lstm = nn.LSTM(dim, dim, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.permute(2, 0, 1)
+        y, _ = self.lstm(t)
+        return (y + t).permute(1, 2, 0)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, n_filters: int, D: int, ratios: list[int]):
+        super().__init__()
+        layers: list[nn.Module] = [_Conv(1, n_filters, 7)]
+        ch = n_filters
+        for r in reversed(ratios):
+            layers += [_ResBlock(ch), nn.ELU(), _Conv(ch, ch * 2, 2 * r, stride=r)]
+            ch *= 2
+        layers += [_LSTM(ch), nn.ELU(), _Conv(ch, D, 7)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, n_filters: int, D: int, ratios: list[int]):
+        super().__init__()
+        ch = n_filters * 2 ** len(ratios)
+        layers: list[nn.Module] = [_Conv(D, ch, 7), _LSTM(ch)]
+        for r in ratios:
+            layers += [nn.ELU(), _ConvTr(ch, ch // 2, 2 * r, r), _ResBlock(ch // 2)]
+            ch //= 2
+        layers += [nn.ELU(), _Conv(ch, 1, 7)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z)
+
+
+class _Codebook(nn.Module):
+    def __init__(self, D: int, bins: int):
+        super().__init__()
+        self.register_buffer("inited", torch.ones(1))
+        self.register_buffer("cluster_size", torch.zeros(bins))
+        self.register_buffer("embed", torch.randn(bins, D))
+        self.register_buffer("embed_avg", self.embed.clone())
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # [B, D, T] -> [B, T]
+        B, D, T = x.shape
+        flat = x.permute(0, 2, 1).reshape(-1, D)
+        e = self.embed.t()
+        dist = -(flat.pow(2).sum(1, keepdim=True) - 2 * flat @ e + e.pow(2).sum(0, keepdim=True))
+        return dist.max(dim=-1).indices.view(B, T)
+
+    def decode(self, idx: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, D, T]
+        return F.embedding(idx, self.embed).permute(0, 2, 1)
+
+
+class _Layer(nn.Module):
+    def __init__(self, D: int, bins: int):
+        super().__init__()
+        self._codebook = _Codebook(D, bins)
+
+
+class _VQ(nn.Module):
+    def __init__(self, D: int, bins: int, n_q: int):
+        super().__init__()
+        self.layers = nn.ModuleList(_Layer(D, bins) for _ in range(n_q))
+
+
+class _Quantizer(nn.Module):
+    def __init__(self, D: int, bins: int, n_q: int):
+        super().__init__()
+        self.vq = _VQ(D, bins, n_q)
+
+
+class ReferenceSoundStream(nn.Module):
+    """The published generator's inference: ``encode(wav [B,1,T], n_q) -> [n_q, B, F]``, ``decode``."""
+
+    def __init__(self, n_filters: int = 32, D: int = 256, ratios: list[int] = (8, 5, 4, 2), bins: int = 1024,
+                 n_q: int = 12):
+        super().__init__()
+        self.encoder = _Encoder(n_filters, D, list(ratios))
+        self.quantizer = _Quantizer(D, bins, n_q)
+        self.decoder = _Decoder(n_filters, D, list(ratios))
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor, n_q: int) -> torch.Tensor:
+        residual = self.encoder(wav)
+        codes = []
+        for layer in self.quantizer.vq.layers[:n_q]:
+            idx = layer._codebook.encode(residual)
+            residual = residual - layer._codebook.decode(idx)
+            codes.append(idx)
+        return torch.stack(codes)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        z = 0.0
+        for layer, idx in zip(self.quantizer.vq.layers, codes):
+            z = z + layer._codebook.decode(idx)
+        return self.decoder(z)
