@@ -101,7 +101,7 @@ class Codec:
         #: ones at near-ties (~1 % of codes measured), so a token store should not mix the two.
         self.autocast_dtype = autocast_dtype
         #: opt-in: fp32 CPU encode through the time-major plan of codec/fast_encode.py (built on first
-        #: use), 6-11 % faster (docs/CODEC.md "Encode speed"); its codes can differ from the default
+        #: use), 3-12 % faster (docs/CODEC.md "Encode speed"); its codes can differ from the default
         #: module path's at near-ties, so a token store should not mix the two (as with bf16)
         self.fast_cpu = fast_cpu
         self._plan = None

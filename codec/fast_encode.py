@@ -13,7 +13,7 @@ free), writes every ELU straight into the padded buffer of the next conv, and ru
 the ``[B * F, D]`` rows without a transpose. Same weights; the 1x1 GEMMs are bit-identical to the
 module path's, but oneDNN runs channels-last convs with other kernels (brgemm instead of blocked
 direct convs), so latents differ by float summation order (~3e-6 absolute measured) and codes at
-near-ties can flip. Measured gain 6-11 % (docs/CODEC.md "Encode speed"): not worth changing the default's
+near-ties can flip. Measured gain 3-12 % (docs/CODEC.md "Encode speed"): not worth changing the default's
 codes for, hence opt-in.
 
 Per-item end padding (``lengths``) works as in :mod:`codec.seanet`: each item's edges are reflected
