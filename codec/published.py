@@ -19,7 +19,6 @@ reversed): ``encoder.model.0`` first conv, ``.{1+3i}`` residual block (``block.1
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,12 @@ import torch
 
 from codec.config import CodecConfig, ModelConfig, QuantizerConfig
 from uniaudio.errors import UserFacingError
+from uniaudio.stores.uri import sha256
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.pth"
 STATE_KEY = "codec_model"
 FRAME_RATE = 50
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_config(src: Path) -> tuple[CodecConfig, dict[str, Any]]:
@@ -179,7 +171,7 @@ def import_codec(src_dir: str | Path, out_dir: str | Path) -> Path:
     model = CodecModel(cfg, weight_norm=False)
     model.load_state_dict(state)
     extra = {"imported_from": "published SoundStream (universal_model)", "published_config": pub,
-             "source_sha256": {n: _sha256(src / n) for n in (CONFIG_FILE, WEIGHTS_FILE)},
+             "source_sha256": {n: sha256(src / n) for n in (CONFIG_FILE, WEIGHTS_FILE)},
              "n_q_for_kbps": {str(bw): n_q_for_kbps(bw, cfg.quantizer.codebook_size) for bw in pub["target_bandwidths"]}}
     return export_codec(model, cfg, out_dir, extra=extra)
 

@@ -40,11 +40,11 @@ from typing import Literal
 from pipelines.sources.manifest import ManifestRow
 
 FingerprintPolicy = Literal["stat", "content"]
-_CHUNK = 1 << 20  # 1 MiB reads keep memory flat on multi-GB recordings
 
 
 from uniaudio.stores.uri import is_remote as _is_remote  # noqa: E402
 from uniaudio.stores.uri import local_path as _local  # noqa: E402
+from uniaudio.stores.uri import sha256  # noqa: E402
 
 
 class FileDigests:
@@ -62,7 +62,7 @@ class FileDigests:
             return self._cache[uri]
         if _is_remote(uri) and uri in self.remote_stats:
             size, mtime = self.remote_stats[uri]
-            out = f"{size}:{mtime}" if self.policy == "stat" else f"{size}:{_sha256_remote(uri)}"
+            out = f"{size}:{mtime}" if self.policy == "stat" else f"{size}:{sha256(uri)}"
         elif _is_remote(uri):
             out = "remote"
         else:
@@ -76,27 +76,9 @@ class FileDigests:
                 if self.policy == "content":
                     # The stat key is still included so the memo stays valid if the file changes
                     # between two reads that share a cache (they normally do not).
-                    out = f"{st.st_size}:{_sha256_file(path)}"
+                    out = f"{st.st_size}:{sha256(path)}"
         self._cache[uri] = out
         return out
-
-
-def _sha256_remote(uri: str) -> str:
-    from uniaudio.stores.uri import open_read
-
-    h = hashlib.sha256()
-    with open_read(uri) as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def canonical_fields(row: ManifestRow) -> str:

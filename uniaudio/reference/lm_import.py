@@ -11,7 +11,6 @@ the ids here left untrained) and an MLflow run with the source hashes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from uniaudio.errors import UserFacingError
+from uniaudio.stores.uri import sha256
 
 REPORT = "import_report.json"
 _EPOCH = re.compile(r"^ep(\d+)\.checkpoint$")
@@ -37,14 +37,6 @@ class ImportResult:
                 f"{len(r['id_map'])} of {r['published_vocab_size']} published ids translated, "
                 f"{len(r['unmapped'])} without counterpart, {r['untrained_count']} ids here untrained"
                 + (f"; skipped checkpoint entries: {', '.join(r['skipped_entries'])}" if r["skipped_entries"] else ""))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_checkpoint(exp_dir: Path, checkpoint: str | Path | None) -> Path:
@@ -128,8 +120,8 @@ def import_lm(exp_dir: str | Path, out: str | Path, checkpoint: str | Path | Non
     model = build_model(cfg)
     mapped = map_state_dict(state, model.state_dict(), tmap.id_map, n_global, n_local, len(token_list))
     model.load_state_dict(mapped)
-    sources = {"config_yaml": str(cfg_path.resolve()), "config_yaml_sha256": sha256_file(cfg_path),
-               "checkpoint": str(ckpt.resolve()), "checkpoint_sha256": sha256_file(ckpt)}
+    sources = {"config_yaml": str(cfg_path.resolve()), "config_yaml_sha256": sha256(cfg_path),
+               "checkpoint": str(ckpt.resolve()), "checkpoint_sha256": sha256(ckpt)}
     lineage = {"imported_from": "published UniAudio LM", **sources,
                "published_args": {k: v for k, v in args.items() if k != "token_list"}, **tokenizers,
                **(lineage_extra or {})}

@@ -30,7 +30,7 @@ def import_semantic(hubert_pt: str | Path, kmeans_bin: str | Path, out: str | Pa
 
     from uniaudio.reference.hubert_weights import hubert_config, map_hubert
     from uniaudio.reference.kmeans_pickle import read_kmeans_centers
-    from uniaudio.reference.lm_import import sha256_file
+    from uniaudio.stores.uri import sha256
     from uniaudio.reference.torch_file import read_torch_file
     from uniaudio.tokenizers.base import dir_sha256
     from uniaudio.tokenizers.features import FeatureConfig
@@ -54,8 +54,8 @@ def import_semantic(hubert_pt: str | Path, kmeans_bin: str | Path, out: str | Pa
     mapped, dropped = map_hubert(state, model.state_dict())
     model.load_state_dict(mapped)
     model.eval().save_pretrained(str(dst / HUBERT_DIR))
-    sources = {"hubert": str(src.resolve()), "hubert_sha256": sha256_file(src), "kmeans": str(km_path.resolve()),
-               "kmeans_sha256": sha256_file(km_path)}
+    sources = {"hubert": str(src.resolve()), "hubert_sha256": sha256(src), "kmeans": str(km_path.resolve()),
+               "kmeans_sha256": sha256(km_path)}
     km = KMeansModel(centers, meta={"features": FeatureConfig(kind="hubert", hubert_layer=layer).to_dict(),
                                     "hubert_weights": dir_sha256(dst / HUBERT_DIR), "imported_from": sources})
     km.save(dst / KMEANS)

@@ -41,14 +41,6 @@ class Mirror:
         return f"{self.uri}/{Path(rel).as_posix()}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def mirror(root: str, lazy_exts: tuple[str, ...], cache: str | os.PathLike | None = None) -> Mirror:
     """Mirror the remote folder ``root`` (see the module docstring); refreshed on every call."""
     root = root.rstrip("/")
@@ -79,7 +71,7 @@ def mirror(root: str, lazy_exts: tuple[str, ...], cache: str | os.PathLike | Non
                 with local.open("wb") as f:
                     f.truncate(size)  # sparse: no bytes copied
             digest = None
-        elif fresh and prev[2] and _sha256(local) == prev[2]:
+        elif fresh and prev[2] and uris.sha256(local) == prev[2]:
             digest = prev[2]
         else:
             local.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +79,7 @@ def mirror(root: str, lazy_exts: tuple[str, ...], cache: str | os.PathLike | Non
             with fs.open_input_stream(f"{base}{rel}") as f, tmp.open("wb") as g:
                 shutil.copyfileobj(f, g, 1 << 20)
             os.replace(tmp, local)
-            digest = _sha256(local)
+            digest = uris.sha256(local)
         os.utime(local, ns=(mtime, mtime))
         record[rel] = [size, mtime, digest]
     for rel in set(old) - set(listing):  # objects deleted remotely leave the mirror too

@@ -220,10 +220,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("UNIAUDIO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "uniaudio"))
 
 
-def _sha256(path: Path) -> str:
+def sha256(uri: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes, streamed in 1 MiB blocks (local path, ``file://`` or object-store URI):
+    the one content hash of the project (fetch cache, mirrors, fingerprints, import and lineage records)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+    with open_read(uri) as f:
+        while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
 
@@ -244,7 +246,7 @@ def _verified(dst: Path, listing: list[tuple[str, int]]) -> bool:
     if rec.get("listing") != [list(x) for x in listing]:
         return False  # the remote changed (or the record is from another layout)
     files = rec.get("sha256", {})
-    return all((dst / "data" / rel).is_file() and _sha256(dst / "data" / rel) == h for rel, h in files.items())
+    return all((dst / "data" / rel).is_file() and sha256(dst / "data" / rel) == h for rel, h in files.items())
 
 
 def fetch(uri: str | os.PathLike, expect_hash: str | None = None, cache: str | os.PathLike | None = None) -> Path:
@@ -274,7 +276,7 @@ def fetch(uri: str | os.PathLike, expect_hash: str | None = None, cache: str | o
             out.parent.mkdir(parents=True, exist_ok=True)
             with fs.open_input_stream(src) as f, out.open("wb") as g:
                 shutil.copyfileobj(f, g, 1 << 20)
-            hashes[rel] = _sha256(out)
+            hashes[rel] = sha256(out)
         (tmp / _FETCH_RECORD).write_text(json.dumps({"uri": s, "listing": listing, "sha256": hashes}))
         shutil.rmtree(dst, ignore_errors=True)
         try:

@@ -27,11 +27,10 @@ class KindConfig(ConfigBase):
 
 
 def file_sha256(path: str | Path, n: int = 32) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:n]
+    """A step identity's content hash: the first ``n`` hex digits of :func:`uniaudio.stores.uri.sha256`."""
+    from uniaudio.stores.uri import sha256
+
+    return sha256(path)[:n]
 
 
 def dataset_fingerprint(spec_path: str, dataset: str) -> dict[str, Any]:
