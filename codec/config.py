@@ -230,7 +230,7 @@ def _tiny() -> CodecConfig:
     """Recipe 2 at the tiny size: narrow MPD/MRD, the multi-scale mel loss from 64-sample windows up."""
     kw = _tiny_model()
     disc = DiscriminatorConfig(kinds=["mpd", "mrd"], mpd_periods=[2, 3, 5, 7, 11], mpd_channels=[8, 16, 32, 32],
-                               mrd_windows=[512, 128], mrd_channels=8, segment_s=0.5)
+                               mrd_windows=[256], mrd_channels=8, segment_s=0.25)
     loss = _ours(dict(multi_mel_windows=[64, 128, 256, 512, 1024], multi_mel_bins=[10, 20, 40, 80, 80]), kw["train"])
     return CodecConfig(disc=disc, loss=loss, **kw)
 
