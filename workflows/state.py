@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,18 +99,9 @@ class RunStore:
 
     def write_text(self, rel: str, text: str) -> None:
         if self.local is not None:
-            p = self.local / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, p)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            from uniaudio.stores.uri import put
+
+            put(self.local / rel, text)  # temp file + fsync + rename
             return
         self.fs.create_dir(self._path(rel).rsplit("/", 1)[0], recursive=True)
         with self.fs.open_output_stream(self._path(rel)) as f:  # one PUT: atomic on object stores
