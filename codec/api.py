@@ -82,7 +82,9 @@ def _fetch(uri: str) -> Path:
         return _fetch_mlflow(uri)
     if not uris.is_remote(uri):
         return Path(uris.local_path(uri))
-    return uris.fetch(uri)  # s3:// / gs://: the node's hash-verified cache copy
+    from codec.export import codec_uri_in
+
+    return uris.fetch(codec_uri_in(uri))  # s3:// / gs://: the node's hash-verified cache copy
 
 
 class Codec:

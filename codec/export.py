@@ -98,6 +98,16 @@ def codec_dir_in(path: str | Path) -> Path:
                           f"(or in {d / 'codec'}, as `uniaudio codec train --out {d}` writes)")
 
 
+def codec_uri_in(uri: str) -> str:
+    """The codec folder an object-store ``--codec`` URI names: ``URI/codec`` when ``URI`` is a
+    ``codec train --out`` run dir (so a fetch copies the two codec files, not the run's checkpoints),
+    else ``URI`` itself."""
+    from uniaudio.stores import uri as uris
+
+    sub = uris.join(uri, "codec")
+    return sub if uris.is_file(uris.join(sub, META_FILE)) and not uris.is_file(uris.join(uri, META_FILE)) else uri
+
+
 def read_codec_dir(path: str | Path) -> tuple[CodecConfig, dict[str, torch.Tensor], dict[str, Any]]:
     """-> (config, folded state dict, metadata). Every problem is a :class:`UserFacingError`."""
     from safetensors import SafetensorError

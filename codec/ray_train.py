@@ -6,6 +6,11 @@ Workers (:func:`train_loop`): build the same model on every rank (seeded), resum
 ``ray.train.get_checkpoint()`` when the run directory already holds one, train step by step,
 validate and log on rank 0, and report a checkpoint every ``ckpt_every`` steps and at the end.
 
+``--out`` may be an object-store URI (``s3://bucket/codec_run``): Ray Train's storage is then the
+bucket (a pyarrow filesystem, the ``AWS_*`` settings forwarded to the workers), and ``run.json``,
+``skipped_audio.jsonl`` and the exported ``codec/`` are uploaded there; the driver's MLflow sqlite
+store and staging copies stay in a node-local folder under the cache dir (:func:`run_dirs`).
+
 Resume = run the same command again with the same ``--out``: the trainer's ``RunConfig(name,
 storage_path)`` is the same, Ray hands the latest checkpoint back, and model, both optimizers, both
 schedulers, the step and the RNG states are restored; batches and n_q are functions of the step, so
@@ -147,30 +152,36 @@ def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int 
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    from codec.export import META_FILE, WEIGHTS_FILE
     from uniaudio.errors import UserFacingError
     from uniaudio.ray_fit import fit_tracked
     from uniaudio.ray_init import ensure_ray
+    from uniaudio.stores import uri as uris
     from uniaudio.tracking import MlflowTracker, default_artifact_location, flatten_params, resolve_tracking_uri
 
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out_uri, out = run_dirs(out_dir)
     items, skipped = collect_items(data)
     good, bad = index_items(items, cfg.train.min_audio_s)
     skipped += bad
     warn_skipped(skipped, f"codec train --data {data}")
     if not good:
         raise UserFacingError(f"--data {data}: no usable audio ({len(items)} listed, {len(skipped)} skipped)")
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known good
     train_items, val_items = split_items(good, cfg.train.val_files)
     report_path = out / "skipped_audio.jsonl"
     report_path.write_text("".join(json.dumps(asdict(s)) + "\n" for s in skipped))
+    _publish(out_uri, out, ["skipped_audio.jsonl"])
 
     uri = resolve_tracking_uri(out)
     art = default_artifact_location(uri, out)
     tracker = MlflowTracker(uri, "codec", art, fallback_path=out / "tracking_fallback.jsonl")
-    state_p = out / "run.json"
-    prev = json.loads(state_p.read_text()).get("mlflow_run_id") if state_p.is_file() else None
-    run_id = tracker.start_run(run_name or f"codec-{out.name}", tags={"component": "codec", **(tags or {})}, run_id=prev)
-    state_p.write_text(json.dumps({"mlflow_run_id": run_id, "tracking_uri": uri}))
+    state_uri = uris.join(out_uri, "run.json")  # in the run dir (the bucket): a resume on any node continues the run
+    prev_state = json.loads(uris.read_text(state_uri)) if uris.is_file(state_uri) else {}
+    # the same MLflow run only where it exists: a resume on another node has another local sqlite store
+    prev = prev_state.get("mlflow_run_id") if prev_state.get("tracking_uri") == uri else None
+    run_id = tracker.start_run(run_name or f"codec-{uris.basename(out_uri)}", tags={"component": "codec", **(tags or {})},
+                               run_id=prev)
+    uris.put(state_uri, json.dumps({"mlflow_run_id": run_id, "tracking_uri": uri}))
     tracker.log_params(flatten_params(cfg.to_dict()))
     tracker.log_params({"data.source": str(data), "data.train_files": len(train_items), "data.val_files": len(val_items),
                         "data.skipped_files": len(skipped), "workers": workers, "use_gpu": use_gpu})
@@ -188,18 +199,54 @@ def run_training(cfg: CodecConfig, data: str, out_dir: str | Path, workers: int 
         },
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": cpus}),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=RunConfig(name=RUN_NAME, storage_path=str(out / "ray"),
+        run_config=RunConfig(name=RUN_NAME, **ray_storage(out_uri),
+                             # the bucket's endpoint/credentials, also when Ray was started before this call
+                             worker_runtime_env={"env_vars": uris.storage_env()} if uris.storage_env() else None,
                              checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
                              failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
     )
-    result = fit_tracked(trainer, tracker, f"codec training in {out}")
+    result = fit_tracked(trainer, tracker, f"codec training in {out_uri}")
     codec_dir = out / "codec"
     with result.checkpoint.as_directory() as d:
         codec_dir.mkdir(exist_ok=True)
-        for name in ("codec.safetensors", "codec.json"):
+        for name in (WEIGHTS_FILE, META_FILE):  # the exported codec: the layout `--codec` accepts
             shutil.copy2(Path(d) / name, codec_dir / name)
+    _publish(out_uri, out, [f"codec/{name}" for name in (WEIGHTS_FILE, META_FILE)])  # the export goes INTO the bucket
     metrics = {k: float(v) for k, v in (result.metrics or {}).items() if isinstance(v, (int, float))}
     tracker.log_artifact(codec_dir, artifact_path="codec")
     tracker.end_run()
-    return TrainSummary(run_id, int(metrics.get("step", cfg.train.steps)), str(codec_dir), metrics,
+    return TrainSummary(run_id, int(metrics.get("step", cfg.train.steps)), uris.join(out_uri, "codec"), metrics,
                         len(train_items), len(val_items), len(skipped))
+
+
+def run_dirs(out_dir: str | Path) -> tuple[str, Path]:
+    """``(the run's URI, a local folder for this driver's files)``. A local ``--out`` is both; an
+    object-store one (``s3://b/codec_run``) gets a node-local staging folder (MLflow sqlite store, files
+    before their upload) and the checkpoints, ``run.json`` and the exported ``codec/`` go to the bucket."""
+    from uniaudio.stores import uri as uris
+
+    if not uris.is_remote(out_dir):
+        local = Path(uris.local_path(str(out_dir))).resolve()
+        return str(local), local
+    return str(out_dir).rstrip("/"), uris.staging_dir(out_dir, "codec-train")
+
+
+def ray_storage(out_uri: str) -> dict[str, Any]:
+    """Ray Train storage ``<out>/ray``: on an object store through a pyarrow filesystem, so every
+    checkpoint is written to (and a resume read from) the bucket, not one node's disk."""
+    from uniaudio.stores import uri as uris
+
+    if not uris.is_remote(out_uri):
+        return {"storage_path": uris.join(out_uri, "ray")}
+    fs, path = uris.filesystem(uris.join(out_uri, "ray"))
+    return {"storage_path": path, "storage_filesystem": fs}
+
+
+def _publish(out_uri: str, out: Path, rel_paths: list[str]) -> None:
+    """Copy files of the local staging folder into an object-store run dir (nothing to do locally)."""
+    from uniaudio.stores import uri as uris
+
+    if out_uri == str(out):
+        return
+    for rel in rel_paths:
+        uris.put(uris.join(out_uri, rel), (out / rel).read_bytes())

@@ -220,6 +220,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("UNIAUDIO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "uniaudio"))
 
 
+def staging_dir(uri: str | os.PathLike, kind: str) -> Path:
+    """This node's folder for a job whose output ``uri`` is on an object store: what must be a real local
+    file while the job runs (a sqlite MLflow store, files built before their upload) lives here, under
+    the cache dir, keyed by the URI so a resumed run on the same node finds it again."""
+    return cache_dir() / kind / hashlib.sha256(str(uri).rstrip("/").encode()).hexdigest()[:24]
+
+
 def sha256(uri: str | os.PathLike) -> str:
     """The hex sha256 of a file's bytes, streamed in 1 MiB blocks (local path, ``file://`` or object-store URI):
     the one content hash of the project (fetch cache, mirrors, fingerprints, import and lineage records)."""
