@@ -191,14 +191,24 @@ class RunStore:
 
 
 class RunLock:
-    """One runner per local run dir at a time: ``RUN/run.lock`` holds host and pid; stale locks are taken over."""
+    """One runner per run dir at a time: ``RUN/run.lock`` holds host and pid; stale locks are taken over.
+    On ``s3://`` it is :class:`uniaudio.stores.lock.ObjectStoreLock` (conditional put, heartbeat)."""
 
     def __init__(self, store: RunStore):
         self.path = store.local / "run.lock" if store.local is not None else None
+        self.remote = None
+        if store.local is None and store.uri.startswith("s3://"):
+            from uniaudio.stores.lock import ObjectStoreLock
+
+            self.remote = ObjectStoreLock(f"{store.uri.rstrip('/')}/run.lock", owner=f"workflow runner pid "
+                                          f"{os.getpid()} on {socket.gethostname()}")
 
     def __enter__(self) -> "RunLock":
+        if self.remote is not None:
+            self.remote.acquire()
+            return self
         if self.path is None:
-            return self  # object stores: no lock (documented in docs/WORKFLOWS.md)
+            return self  # other object stores (gs://): no lock (documented in docs/WORKFLOWS.md)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
         for _ in range(2):
@@ -220,6 +230,8 @@ class RunLock:
         raise UserFacingError(f"could not lock {self.path}")
 
     def __exit__(self, *exc: Any) -> None:
+        if self.remote is not None:
+            self.remote.release()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 

@@ -1,0 +1,22 @@
+"""``workflow run --run-dir s3://...`` takes the object-store run lock (:mod:`uniaudio.stores.lock`): while
+another runner holds it, a second invocation refuses with one line naming the holder and runs no step;
+after a run the lock is gone."""
+
+import pytest
+
+from conftest_s3 import s3_bucket, s3_env, s3_server  # noqa: F401  (fixtures)
+from tests.workflows.test_wf_runner import run, wf
+from tests.workflows.wf_stepfns import calls
+from uniaudio.errors import UserFacingError
+from uniaudio.stores import uri as uris
+from uniaudio.stores.lock import ObjectStoreLock
+
+
+def test_a_second_runner_on_the_same_bucket_run_dir_is_refused(s3_bucket, tmp_path):
+    run_dir = f"{s3_bucket}/runs/t"
+    with ObjectStoreLock(f"{run_dir}/run.lock", owner="workflow runner pid 1 on node-a"):
+        with pytest.raises(UserFacingError, match=r"runs/t is in use by workflow runner pid 1 on node-a"):
+            run(wf(), run_dir, work_dir=tmp_path / "work")
+    assert not uris.exists(f"{run_dir}/workflow.json") and not calls(tmp_path / "work")  # no step ran
+    r = run(wf(), run_dir, work_dir=tmp_path / "work")
+    assert r.ok and r.ran and not uris.exists(f"{run_dir}/run.lock")  # taken and released
