@@ -74,8 +74,13 @@ def test_codec_train_into_the_bucket_then_encode_in_a_fresh_process(s3_bucket, s
     lst = tmp_path / "train.txt"
     lst.write_text("\n".join(speech_files[:2]) + "\n")
     run = f"{s3_bucket}/codec_run"
-    summary = _train(str(lst), run, 2)
-    assert summary.steps == 2 and summary.codec_dir == f"{run}/codec"
+    from uniaudio.cli import main
+    from uniaudio.ray_init import ensure_ray
+
+    ensure_ray(None, 2)  # the CLI joins this instance (started after the S3 fixture set AWS_*)
+    args = ["codec", "train", "--data", str(lst), "--out", run, "--preset", "tiny", "--steps", "2",
+            "--cpus-per-worker", "1"]
+    assert main(args + [a for o in _TINY for a in ("--set", o)]) == 0
     files = dict(uris.list_files(run))
     assert {"codec/codec.json", "codec/codec.safetensors", "run.json", "skipped_audio.jsonl"} <= set(files)
     assert any(p.startswith("ray/codec/checkpoint_") and p.endswith("train_state.pt") for p in files), sorted(files)
