@@ -19,11 +19,9 @@ tokenization and what depends on it, nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -34,72 +32,15 @@ from workflows.dag import Ref, Workflow
 from workflows.keys import digest, output_identity, step_key
 from workflows.kinds import get_kind
 from workflows.logs import capture
+from workflows.run_report import RunReport, console_step, select, short
 from workflows.state import RunLock, RunStore, StepState
 from workflows.step import StepContext, StepResult
+from workflows.step_io import StepPlace, map_strings
 
 if TYPE_CHECKING:
     from workflows.console import Console
 
 HISTORY_KEEP = 8
-
-
-@dataclass
-class RunReport:
-    run_dir: str
-    invocation: int
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    blocked: list[str] = field(default_factory=list)
-    mlflow_run_id: str | None = None
-    tracking_uri: str | None = None
-    seconds: float = 0.0
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> its outputs (ran or skipped)
-    seconds_by_step: dict[str, float] = field(default_factory=dict)  # steps that ran (or failed) this time
-    report_html: str | None = None  # RUN/report.html when an evaluate step has finished
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.blocked
-
-    def line(self) -> str:
-        return (f"workflow run #{self.invocation} in {self.run_dir}: {'ok' if self.ok else 'FAILED'} in "
-                f"{self.seconds:.0f}s; ran {len(self.ran)}, skipped {len(self.skipped)}, failed {len(self.failed)}, "
-                f"blocked {len(self.blocked)}" + (f"; MLflow run {self.mlflow_run_id}" if self.mlflow_run_id else ""))
-
-
-def _sub_run_dir(value: Any, run_dir: str) -> Any:
-    if isinstance(value, str):
-        return value.replace("${run_dir}", run_dir)
-    if isinstance(value, list):
-        return [_sub_run_dir(v, run_dir) for v in value]
-    if isinstance(value, dict):
-        return {k: _sub_run_dir(v, run_dir) for k, v in value.items()}
-    return value
-
-
-def _local_paths(value: Any, root: str) -> list[str]:
-    """Absolute paths under ``root`` inside an output value (to check that skipped outputs still exist)."""
-    if isinstance(value, str):
-        return [value] if value.startswith(root + os.sep) else []
-    if isinstance(value, list):
-        return [p for v in value for p in _local_paths(v, root)]
-    if isinstance(value, dict):
-        return [p for v in value.values() for p in _local_paths(v, root)]
-    return []
-
-
-def _select(wf: Workflow, names: Sequence[str] | None) -> set[str] | None:
-    """Step ids (or base names of foreach steps) -> concrete ids; unknown names are an error."""
-    if not names:
-        return None
-    out: set[str] = set()
-    for n in names:
-        hits = [sid for sid, st in wf.steps.items() if sid == n or st.base == n]
-        if not hits:
-            raise UserFacingError(f"no step {n!r} in workflow {wf.name} (steps: {', '.join(wf.steps)})")
-        out.update(hits)
-    return out
 
 
 class Runner:
@@ -112,14 +53,13 @@ class Runner:
         self.wf = wf
         self.store = RunStore(run_dir)
         self.work_root = Path(work_dir).resolve() if work_dir else None
-        if self.store.local is None and self.work_root is None:
-            raise UserFacingError(f"run dir {run_dir} is not local: give --work-dir (a local or shared folder) "
-                                  "for the steps' outputs")
-        self.root = str(self.work_root or self.store.local)
+        # remote run dir without --work-dir: outputs in the bucket, scratch on this node (workflows/step_io.py)
+        self.place = StepPlace(self.store, self.work_root)
+        self.root = self.place.root
         self.address = address
-        targets_ = _select(wf, targets)
+        targets_ = select(wf, targets)
         self.selected = wf.upstream(sorted(targets_)) if targets_ else None
-        self.force = _select(wf, force) or set()
+        self.force = select(wf, force) or set()
         # console: the quiet console (workflows/console.py); without one, output is teed as before
         self.console = console
         self.log = log or (console.line if console is not None else (lambda m: print(m, flush=True)))
@@ -131,9 +71,9 @@ class Runner:
 
     # --- the invocation ------------------------------------------------------------------------------
     def run(self) -> RunReport:
-        if self.console is None or self.console.verbose or runner_log_missing(self):
+        if self.console is None or self.console.verbose:
             return self._run()
-        runner_log = self.store.log_path("_runner", self.work_root)
+        runner_log = self.place.log_path("_runner")
         with self.console.quiet(runner_log) as router:
             self._router = router
             try:
@@ -155,7 +95,7 @@ class Runner:
             report = RunReport(self.store.uri, n)
             from workflows.tracking import WorkflowTracking
 
-            self.tracking = WorkflowTracking(Path(self.root), self.wf.spec.experiment or f"workflow-{self.wf.name}",
+            self.tracking = WorkflowTracking(self.place.node_root, self.wf.spec.experiment or f"workflow-{self.wf.name}",
                                              enabled=self.mlflow)
             self.tracking.export_env()
             report.tracking_uri = self.tracking.uri
@@ -187,6 +127,7 @@ class Runner:
                     self.tracking.artifact(self.store.local / "workflow.json", "workflow")
                 self.tracking.end(status)
                 self._stop_ray()
+                self.place.save_log("_runner")
         return report
 
     def _report_page(self, report: RunReport) -> None:
@@ -235,7 +176,7 @@ class Runner:
             try:
                 kind = get_kind(st.kind, self.wf.spec.steps[st.base].outputs)
                 values, ids = self._inputs(st.inputs)
-                cfg = _sub_run_dir(st.config, self.root)
+                cfg = map_strings(st.config, lambda s: s.replace("${run_dir}", self.root))
                 fp = kind.fingerprint(cfg, values) if kind.fingerprint else None
                 key = step_key(st.kind, kind.version, st.config, ids, fp)
             except Exception as err:  # noqa: BLE001 - a step that cannot even be keyed fails alone
@@ -248,7 +189,7 @@ class Runner:
             if prior is not None and state.key != key and not kind.reuse_history:
                 prior = None
             if prior is not None:
-                missing = [p for p in _local_paths(prior["outputs"], self.root) if not os.path.exists(p)]
+                missing = self.place.missing(prior["outputs"])
                 if missing:
                     self.log(f"{tag}: finished before with key {key[:12]}, but {missing[0]} is gone: running again")
                     prior = None
@@ -285,8 +226,8 @@ class Runner:
         report.skipped.append(state.id)
         report.outputs[state.id] = dict(state.outputs)
         self.tracking.link(params={f"step.{state.id}.key": key, f"step.{state.id}.run_id": state.step_run_id or "-",
-                                   **{f"out.{state.id}.{k}": _short(v) for k, v in state.outputs.items()},
-                                   **{k: _short(v) for k, v in state.links.items()}},
+                                   **{f"out.{state.id}.{k}": short(v) for k, v in state.outputs.items()},
+                                   **{k: short(v) for k, v in state.links.items()}},
                            tags={f"step.{state.id}.status": "skipped",
                                  **{f"run.{state.id}.{k}": v for k, v in state.runs.items()}})
 
@@ -294,6 +235,8 @@ class Runner:
         """``RUN/outputs/<step>`` -> the step's current work dir: stable paths for people (keys are not)."""
         from workflows.dag import step_file_name
 
+        if self.place.remote:
+            return  # no links in a bucket: RUN/steps/<step>/<key> is named by the step's state
         work = Path(self.root) / "steps" / step_file_name(step_id) / key
         if not work.is_dir():
             return
@@ -323,15 +266,16 @@ class Runner:
                 self._mark_failed(st.id, st.kind, report.failed[st.id])
                 self.log(f"{tag}: FAILED: {report.failed[st.id]}")
                 return
-        work = self.store.work_dir(st.id, key, self.work_root)
-        log_path = self.store.log_path(st.id, self.work_root)
+        work = self.place.work_dir(st.id, key)
+        out = self.place.out_uri(st.id, key) if self.place.remote else str(work)
+        log_path = self.place.log_path(st.id)
         state.key, state.status, state.error, state.summary = key, "running", None, ""
         state.started, state.finished, state.seconds = time.time(), None, None
         state.invocation = report.invocation
         self.store.save_step(state)
         t = self.tracking.start_step(st.id, st.kind, key, cfg, ids)
         ctx = StepContext(st.id, st.kind, key, cfg, values, work, self.root, self.tracking.uri, t.run_id,
-                          self.tracking.parent.run_id, self.address, st.item)
+                          self.tracking.parent.run_id, self.address, st.item, out)
         result: StepResult | None = None
         error = ""
         for attempt in range(st.retries + 1):
@@ -345,6 +289,7 @@ class Runner:
                     missing = [o for o in kind.outputs if o not in result.outputs]
                     if missing:
                         raise UserFacingError(f"kind {st.kind} returned no {', '.join(missing)}")
+                    self.place.publish(result, work, out)  # remote: scratch -> the bucket, outputs -> URIs
                     break
                 except KeyboardInterrupt:
                     self._finish_failed(state, t, "interrupted", report)
@@ -355,6 +300,7 @@ class Runner:
                     result = None
                     if attempt < st.retries:
                         print(f"[{st.id}] attempt {attempt + 1} failed ({error}); retrying", flush=True)
+        self.place.save_log(st.id)
         if result is None:
             self._finish_failed(state, t, error, report)
             self.log(f"{tag}: FAILED after {state.seconds:.1f}s: {error.splitlines()[0] if error else ''} "
@@ -380,18 +326,19 @@ class Runner:
         t.end_run("FINISHED")
         self.tracking.link(
             params={f"step.{st.id}.key": key, f"step.{st.id}.run_id": t.run_id or "-",
-                    **{f"out.{st.id}.{k}": _short(v) for k, v in result.outputs.items()},
-                    **{f"{k}": _short(v) for k, v in result.links.items()}},
+                    **{f"out.{st.id}.{k}": short(v) for k, v in result.outputs.items()},
+                    **{f"{k}": short(v) for k, v in result.links.items()}},
             tags={f"step.{st.id}.status": "ran", **{f"run.{st.id}.{k}": v for k, v in result.runs.items()}})
         for path, apath in result.artifacts:
             self.tracking.artifact(path, apath)
+        self.place.clean(work)
         summary = result.summary if len(result.summary) <= 200 else result.summary[:199] + "…"  # full: status
         self.log(f"{tag}: done in {state.seconds:.1f}s{': ' + summary if summary else ''}")
 
     def _step_output(self, path: Path | None, header: str, tag: str):
         if self.console is None or path is None:
             return capture(path, header)
-        return _console_step(self.console, self._router, path, header, tag)
+        return console_step(self.console, self._router, path, header, tag)
 
     def _finish_failed(self, state: StepState, tracker, error: str, report: RunReport) -> None:
         state.status, state.error, state.finished = "failed", error, time.time()
@@ -401,27 +348,6 @@ class Runner:
         report.seconds_by_step[state.id] = state.seconds
         tracker.set_tags({"error": error[:5000]})
         tracker.end_run("FAILED")
-
-
-def runner_log_missing(runner: Runner) -> bool:
-    return runner.store.log_path("_runner", runner.work_root) is None
-
-
-@contextlib.contextmanager
-def _console_step(console: "Console", router, path: Path, header: str, tag: str):
-    console.start_step(tag)
-    try:
-        with console.step_log(router, path, header):
-            yield
-    finally:
-        console.end_step()
-
-
-def _short(v: Any) -> str:
-    import json
-
-    s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
-    return s[:500]
 
 
 def run_workflow(wf: Workflow, run_dir: str | Path, **kw: Any) -> RunReport:

@@ -30,13 +30,32 @@ class StepContext:
     key: str
     config: dict[str, Any]  # ${run_dir} already substituted
     inputs: dict[str, Any]  # input name -> upstream output value (a list for list inputs)
-    work_dir: Path  # <run_dir>/steps/<step>/<key>: the step's outputs go here
+    work_dir: Path  # <run_dir>/steps/<step>/<key> (or node-local scratch, see ``out``): outputs go here
     run_dir: str
     tracking_uri: str | None = None
     step_run_id: str | None = None  # this step's nested MLflow run: the parent of the runs it creates
     workflow_run_id: str | None = None  # the workflow's parent run
     address: str | None = None  # Ray address when joined to a cluster (None: the embedded instance)
     item: str | None = None  # the foreach item, if any
+    # where the outputs finally live: work_dir itself, or RUN/steps/<step>/<key> in the bucket when the run
+    # dir is remote (then work_dir is node-local scratch, uploaded here afterwards; workflows/step_io.py)
+    out: str = ""
+
+    def __post_init__(self) -> None:
+        self.out = self.out or str(self.work_dir)
+
+    @property
+    def remote(self) -> bool:
+        """Outputs go to an object store: components that run on other nodes must be given URIs (``out_path``)."""
+        from uniaudio.stores import uri as uris
+
+        return uris.is_remote(self.out)
+
+    def out_path(self, *parts: str) -> str:
+        """``out``/parts: a URI or a local path, for components that write object-store URIs themselves."""
+        from uniaudio.stores import uri as uris
+
+        return uris.join(self.out, *parts) if self.remote else str(Path(self.out, *parts))
 
     def log(self, msg: str) -> None:
         print(f"[{self.step_id}] {msg}", flush=True)

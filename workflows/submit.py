@@ -10,7 +10,8 @@ from ``--token-file``, ``$RAY_AUTH_TOKEN``, ``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray
 found); with the header the client needs no ``RAY_AUTH_MODE=token`` in its environment.
 
 The run directory must be reachable by both sides under the same name: an absolute path on a shared
-file system (or this machine, for a loopback cluster) or an object-store URI with ``--work-dir``.
+file system (or this machine, for a loopback cluster) or an object-store URI (every step output then
+lives in the bucket; workflows/step_io.py).
 """
 
 from __future__ import annotations

@@ -15,14 +15,19 @@ from pathlib import Path
 from workflows.step import StepContext, StepKind, StepResult
 
 
+def _calls_file(run_dir: str | Path) -> Path:
+    """``<run_dir>/calls.jsonl``; for a run dir in a bucket, the local file ``$WF_CALLS_FILE`` names."""
+    return Path(os.environ["WF_CALLS_FILE"]) if "://" in str(run_dir) else Path(run_dir) / "calls.jsonl"
+
+
 def _record(ctx: StepContext) -> None:
-    with open(Path(ctx.run_dir) / "calls.jsonl", "a") as f:
+    with open(_calls_file(ctx.run_dir), "a") as f:
         f.write(json.dumps({"step": ctx.step_id, "key": ctx.key, "t": time.time(), "pid": os.getpid()}) + "\n")
 
 
 def calls(run_dir: str | Path) -> list[str]:
     """Step ids in the order their functions were called."""
-    p = Path(run_dir) / "calls.jsonl"
+    p = _calls_file(run_dir)
     return [json.loads(line)["step"] for line in p.read_text().splitlines()] if p.is_file() else []
 
 
@@ -42,7 +47,9 @@ def upper(ctx: StepContext) -> StepResult:
         raise RuntimeError(f"asked to fail while {flag} exists")
     srcs = ctx.inputs["text"] if isinstance(ctx.inputs["text"], list) else [ctx.inputs["text"]]
     out = ctx.work_dir / "upper.txt"
-    out.write_text("|".join(Path(s).read_text().upper() for s in srcs))
+    from uniaudio.stores import uri as uris
+
+    out.write_text("|".join(uris.read_text(s).upper() for s in srcs))  # inputs may be URIs (a remote run dir)
     return StepResult(outputs={"text": str(out)}, summary=f"{len(srcs)} input(s)")
 
 

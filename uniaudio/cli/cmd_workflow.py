@@ -29,7 +29,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", action="append", default=[], metavar="STEP",
                    help="run only this step and what it needs (repeatable; a foreach step's name selects all items)")
     p.add_argument("--force", action="append", default=[], metavar="STEP", help="re-run this step even if it is done")
-    p.add_argument("--work-dir", metavar="DIR", help="where step outputs go when --run-dir is an object-store URI")
+    p.add_argument("--work-dir", metavar="DIR", help="optional local (or shared) folder for step outputs; default: the run dir itself, a bucket prefix when --run-dir is an object-store URI (scratch then goes under the node cache)")
     p.add_argument("--no-mlflow", action="store_true", help="no workflow MLflow runs (components still track)")
 
 

@@ -3,7 +3,8 @@
 ``codec_train`` (input ``data``: a dataset spec, audio folder or path list) -> ``codec``: the exported
 checkpoint dir (``codec.safetensors`` + ``codec.json``), identified by its weights' content hash.
 Config: ``preset`` (tiny | default), ``steps``, ``workers``, ``gpu``, ``cpus_per_worker``, ``set``
-(CodecConfig overrides). A retried step resumes from the checkpoint Ray Train left in its work dir.
+(CodecConfig overrides). A retried step resumes from the checkpoint Ray Train left in its output dir
+(``ctx.out``: a bucket prefix when the run dir is remote, so every Ray Train worker writes there).
 
 ``codec_checkpoint`` (config ``path``) -> ``codec``: an existing checkpoint dir, verified.
 """
@@ -27,8 +28,9 @@ class CodecTrainStep(KindConfig):
 
 def _content_hash(codec_dir: str) -> str:
     from codec.export import read_codec_dir
+    from uniaudio.stores import uri as uris
 
-    _, _, meta = read_codec_dir(codec_dir)  # also verifies the weights against the recorded hash
+    _, _, meta = read_codec_dir(uris.fetch(codec_dir))  # (a URI: via the node's hash-verified cache) also verifies the weights against the recorded hash
     return meta["content_hash"]
 
 
@@ -41,7 +43,7 @@ def run_codec_train(ctx: StepContext) -> StepResult:
     overrides = list(c.set) + ([f"train.steps={c.steps}"] if c.steps is not None else [])
     cfg = load_config(CodecConfig, None, overrides, base=preset(c.preset))
     data = ctx.inputs["data"]
-    summary = run_training(cfg, resolve_path(data) if isinstance(data, str) else data, ctx.work_dir, workers=c.workers,
+    summary = run_training(cfg, resolve_path(data) if isinstance(data, str) else data, ctx.out, workers=c.workers,
                            use_gpu=c.gpu, cpus_per_worker=c.cpus_per_worker, address=ctx.address,
                            run_name=f"codec-{ctx.step_id}", tags={"preset": c.preset, **ctx.parent_tags()})
     h = _content_hash(summary.codec_dir)

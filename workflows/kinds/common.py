@@ -33,6 +33,25 @@ def file_sha256(path: str | Path, n: int = 32) -> str:
     return sha256(path)[:n]
 
 
+def load_spec(path: str):
+    """A dataset spec from a local path or a URI. A spec in a bucket (a ``demo_corpus`` step's output on a
+    remote run dir) has its relative roots resolved against its own folder *in the bucket*, so every row's
+    audio is a URI any node can read, never a path on the node that loaded the spec."""
+    from pipelines.sources import DatasetSpec, load_dataset_spec
+    from uniaudio.stores import uri as uris
+
+    if not uris.is_remote(path):
+        return load_dataset_spec(path)
+    import yaml
+
+    spec = DatasetSpec(**(yaml.safe_load(uris.read_text(path)) or {}))
+    base = uris.parent(path)
+    for entry in spec.datasets:
+        if "://" not in entry.root and not entry.root.startswith(("/", "~")):
+            entry.root = uris.join(base, entry.root)
+    return spec
+
+
 def dataset_fingerprint(spec_path: str, dataset: str) -> dict[str, Any]:
     """Content identity of one dataset of a spec: its entry and every manifest row's fingerprint.
 
@@ -40,10 +59,10 @@ def dataset_fingerprint(spec_path: str, dataset: str) -> dict[str, Any]:
     + file size/mtime, or file bytes with ``fingerprint: content``), so a step keyed on it re-runs
     when and only when the tokenizer would have work to do.
     """
-    from pipelines.sources import load_dataset_spec, read_dataset
+    from pipelines.sources import read_dataset
     from uniaudio.errors import UserFacingError
 
-    spec = load_dataset_spec(spec_path)
+    spec = load_spec(spec_path)
     entry = next((d for d in spec.datasets if d.name == dataset), None)
     if entry is None:
         raise UserFacingError(f"dataset {dataset!r} is not in {spec_path} "
@@ -61,10 +80,10 @@ def dataset_fingerprint(spec_path: str, dataset: str) -> dict[str, Any]:
 
 def spec_dataset(spec_path: str, dataset: str):
     """A DatasetSpec holding only ``dataset`` of the spec at ``spec_path`` (roots already resolved)."""
-    from pipelines.sources import DatasetSpec, load_dataset_spec
+    from pipelines.sources import DatasetSpec
     from uniaudio.errors import UserFacingError
 
-    spec = load_dataset_spec(spec_path)
+    spec = load_spec(spec_path)
     keep = [d for d in spec.datasets if d.name == dataset]
     if not keep:
         raise UserFacingError(f"dataset {dataset!r} is not in {spec_path} "

@@ -62,10 +62,10 @@ def _spec_fingerprint(cfg: dict, inputs: dict) -> dict:
 
 
 def run_dataset_spec(ctx: StepContext) -> StepResult:
-    from pipelines.sources import load_dataset_spec
+    from workflows.kinds.common import load_spec
 
     path = resolve_path(DatasetSpecStep.model_validate(ctx.config).path)
-    spec = load_dataset_spec(path)  # validates every entry's reader and options before anything runs
+    spec = load_spec(path)  # validates every entry's reader and options before anything runs
     names = [d.name for d in spec.datasets]
     return StepResult(outputs={"spec": path}, identity={"spec": {"sha256": file_sha256(path)}},
                       links={f"spec.{ctx.step_id}": path}, summary=f"{len(names)} dataset(s): {', '.join(names)}")

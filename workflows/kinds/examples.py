@@ -35,7 +35,7 @@ def run_examples_step(ctx: StepContext) -> StepResult:
     datasets = [t["dataset"] for t in tables]
     sets = [f"datasets={json.dumps(datasets)}"] + ([f"tasks={json.dumps(c.tasks)}"] if c.tasks else []) + list(c.set)
     cfg = load_config(ExamplesConfig, None, sets)
-    out = resolve_path(c.store) if c.store else str(ctx.work_dir / "examples")
+    out = resolve_path(c.store) if c.store else ctx.out_path("examples")  # a URI on a remote run dir
     s = run_examples(uris[0], out, cfg, address=ctx.address)
     print(s.report(), flush=True)
     ctx.adopt_run(s.mlflow_run_id)

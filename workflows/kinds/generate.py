@@ -5,7 +5,9 @@ lineage) and ``semantic`` (the k-means the training tokens used, for VC). Config
 (GenerateConfig overrides, e.g. ``sampling.top_k=1``), ``min_tasks``
 (fail unless at least this many tasks produced output; default: every task of the requests).
 Outputs ``results`` (``<work>/generated/results.jsonl``) and ``samples`` (its folder, wavs under
-``wavs/``); both are also logged as artifacts of the workflow's parent run.
+``wavs/``); both are also logged as artifacts of the workflow's parent run. On a remote run dir the
+folder is the step's node-local scratch, which the runner uploads (wav paths in ``results.jsonl`` are
+relative to it, so they resolve in the bucket too).
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def run_generate(ctx: StepContext) -> StepResult:
     from workflows.kinds.semantic import semantic_overrides
 
     cfg = load_config(GenerateConfig, None, semantic_overrides(ctx.inputs.get("semantic"), "tokenizers.") + list(c.set))
-    requests, bad = read_requests(resolve_path(ctx.inputs["requests"]), cfg.limits)
+    from uniaudio.stores import uri as uris
+
+    # the requests file may be in the bucket (a remote run dir): read through the node's verified cache
+    requests, bad = read_requests(uris.fetch(resolve_path(ctx.inputs["requests"])), cfg.limits)
     out = ctx.work_dir / "generated"
     codec = ctx.inputs.get("codec")
     with Generator(resolve_path(ctx.inputs["model"]), cfg, codec_uri=resolve_path(codec) if codec else None,

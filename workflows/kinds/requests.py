@@ -109,10 +109,11 @@ def make_request(task: str, row: Any, pool: list) -> dict[str, Any] | None:
 
 def build_requests(spec_path: str, cfg: EvalRequestsStep) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """-> (requests, {task: why it has none}) for the tasks asked for (or fed by the spec)."""
-    from pipelines.sources import load_dataset_spec, read_dataset
+    from pipelines.sources import read_dataset
     from uniaudio.tasks import TASKS
+    from workflows.kinds.common import load_spec
 
-    spec = load_dataset_spec(spec_path)
+    spec = load_spec(spec_path)
     fed: dict[str, list] = defaultdict(list)
     pools: dict[str, list] = {}
     for entry in spec.datasets:

@@ -39,9 +39,10 @@ class SemanticStep(ConfigBase):
 
 
 def _files(spec_path: str, c: SemanticStep) -> list[str]:
-    from pipelines.sources import load_dataset_spec, read_dataset
+    from pipelines.sources import read_dataset
+    from workflows.kinds.common import load_spec
 
-    spec = load_dataset_spec(spec_path)
+    spec = load_spec(spec_path)
     paths = []
     for entry in spec.datasets:
         if set(entry.tasks) & set(c.tasks):

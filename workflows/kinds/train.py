@@ -36,28 +36,30 @@ class TrainLmStep(KindConfig):
 
 def _weights_hash(model_dir: str) -> str:
     from uniaudio.errors import UserFacingError
+    from uniaudio.stores import uri as uris
 
-    p = Path(model_dir) / WEIGHTS
-    if not p.is_file():
+    p = uris.join(model_dir, WEIGHTS) if uris.is_remote(model_dir) else str(Path(model_dir) / WEIGHTS)
+    if not uris.is_file(p):
         raise UserFacingError(f"{model_dir} is not an exported model: no {WEIGHTS} in it")
     return file_sha256(p)
 
 
-def _record_codec(model_dir: Path, codec_dir: str | None) -> None:
-    """Add the codec to the exported lineage (if the trainer did not), so ``generate --model`` finds it."""
+def _record_codec(model_dir: str, codec_dir: str | None) -> None:
+    """Add the codec to the exported lineage (if the trainer did not), so ``generate --model`` finds it.
+    ``model_dir`` may be a URI (a remote run dir): the lineage is rewritten there with one atomic put."""
     if not codec_dir:
         return
-    p = model_dir / "lineage.json"
-    lin = json.loads(p.read_text()) if p.is_file() else {}
+    from uniaudio.stores import uri as uris
+
+    p = uris.join(model_dir, "lineage.json")
+    lin = json.loads(uris.read_text(p)) if uris.is_file(p) else {}
     if lin.get("codec_dir"):
         return
     from codec.export import read_codec_dir
 
-    _, _, meta = read_codec_dir(codec_dir)
+    _, _, meta = read_codec_dir(uris.fetch(codec_dir))
     lin.update(codec_dir=str(codec_dir), codec_hash=meta["content_hash"])
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(lin, indent=1, sort_keys=True))
-    tmp.replace(p)
+    uris.put(p, json.dumps(lin, indent=1, sort_keys=True))
 
 
 def run_train_lm(ctx: StepContext) -> StepResult:
@@ -81,17 +83,19 @@ def run_train_lm(ctx: StepContext) -> StepResult:
     overrides.append(f"run_name={json.dumps(f'lm-{ctx.step_id}')}")
     cfg = train_config(c.preset, None, overrides)
     ex = ctx.inputs["examples"]
-    out = ctx.work_dir / "model"
-    summary = run_training(ex["uri"], str(out), cfg, address=ctx.address, run_tags=ctx.parent_tags())
+    out = ctx.out_path("model")  # a URI on a remote run dir: Ray Train storage + export in the bucket
+    summary = run_training(ex["uri"], out, cfg, address=ctx.address, run_tags=ctx.parent_tags())
     ctx.adopt_run(summary.run_id)
     _record_codec(out, ctx.inputs.get("codec"))
-    h = _weights_hash(str(out))
-    links = {"model.dir": str(out), "model.sha256": h, "model.examples_version": summary.examples_version}
+    h = _weights_hash(out)
+    links = {"model.dir": out, "model.sha256": h, "model.examples_version": summary.examples_version}
     if init:  # what the trainer recorded (the sha256 of the bytes it actually loaded)
-        rec = json.loads((out / "lineage.json").read_text()).get("init_from") or {}
+        from uniaudio.stores import uri as uris
+
+        rec = json.loads(uris.read_text(uris.join(out, "lineage.json"))).get("init_from") or {}
         links.update({"model.init_from": rec.get("path", resolve_path(init)), "model.init_from_sha256": rec.get("sha256")})
     return StepResult(
-        outputs={"model": str(out)},
+        outputs={"model": out},
         identity={"model": {"sha256": h}},
         runs={"lm": summary.run_id} if summary.run_id else {},
         links=links,
