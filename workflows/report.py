@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workflows.dag import Workflow
-from workflows.runner import RunReport
+from workflows.run_report import RunReport
 
 
 def _first_output(wf: Workflow, report: RunReport, kind: str, output: str) -> str | None:
