@@ -51,12 +51,34 @@ def quiet(log: Path, name: str, verbose: bool) -> Iterator[Callable[[str], None]
         yield print
         return
     console.line(f"{name}: running (full output: {log}, or -v)")
+    connected = _ray_connected()  # a caller's own Ray connection (tests, notebooks) is left alone
     with console.quiet(log):
         console.start_step(name)
         try:
             yield console.line
         except BaseException:
+            if not connected:
+                _disconnect_ray()
             console.end_step()
             console.line(f"{name}: FAILED (log: {log})")
             raise
+        if not connected:
+            _disconnect_ray()
         console.end_step()
+
+
+def _ray_connected() -> bool:
+    import sys
+
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+def _disconnect_ray() -> None:
+    """Leave the Ray this command joined while its output still goes to the log: Ray Train's clean-up
+    actors report ("Failed to query Ray Train Controller actor state", ...) after ``fit`` returns, and a
+    driver still connected when the block ends printed such lines on the console (seen on ``codec train``)."""
+    if _ray_connected():
+        import ray
+
+        ray.shutdown()
