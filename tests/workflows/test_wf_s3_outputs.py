@@ -7,6 +7,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from conftest_s3 import s3_bucket, s3_env, s3_server  # noqa: F401  (fixtures)
 from tests.workflows.test_wf_runner import SRC, run, wf
 from tests.workflows.wf_stepfns import calls
@@ -51,3 +53,42 @@ def test_outputs_live_in_the_bucket(s3_bucket, tmp_path, monkeypatch):
     fs.delete_file(path)  # an output gone from the bucket: its step runs again (and only it)
     r4 = run(wf(b_text="z", extra=SUBST), run_dir)
     assert r4.ok and r4.ran == ["ua"]
+
+
+def test_codec_step_reads_a_spec_in_the_bucket(s3_bucket):
+    """A dataset spec in the bucket: the codec trainer gets a temporary local copy whose roots are the
+    bucket URIs (so its Ray workers on any node read audio from the bucket), removed afterwards."""
+    from pipelines.sources import load_dataset_spec
+    from workflows.kinds.codec import _local_data
+
+    spec = f"{s3_bucket}/run/steps/corpus/k/corpus/datasets.yaml"
+    uris.put(spec, "datasets:\n- {name: sfx, reader: manifest, root: sfx, tasks: [text_to_sound]}\n")
+    with _local_data(spec) as local:
+        assert not uris.is_remote(local) and Path(local).is_file()
+        assert [d.root for d in load_dataset_spec(local).datasets] == [f"{s3_bucket}/run/steps/corpus/k/corpus/sfx"]
+    assert not Path(local).exists()
+    with _local_data("/some/local/spec.yaml") as same:
+        assert same == "/some/local/spec.yaml"
+
+
+def test_semantic_tokenizer_reads_its_kmeans_from_the_bucket(s3_bucket, tmp_path):
+    """The tokenize step's workers get the k-means model as a URI: each node fetches it (verified cache)."""
+    import numpy as np
+
+    from uniaudio.tokenizers.kmeans import KMeansModel
+    from uniaudio.tokenizers.semantic import SemanticConfig, SemanticTokenizer, fit_semantic_kmeans
+
+    rng = np.random.default_rng(0)
+    wavs = [rng.standard_normal(16000).astype(np.float32) * 0.1 for _ in range(3)]
+    local = tmp_path / "km.npz"
+    fit_semantic_kmeans(wavs, 4, local, seed=0)
+    remote = f"{s3_bucket}/steps/semantic/k/semantic_kmeans.npz"
+    uris.put(remote, local.read_bytes())
+    tok = SemanticTokenizer(SemanticConfig(enabled=True, kmeans_path=remote))
+    ref = SemanticTokenizer(SemanticConfig(enabled=True, kmeans_path=str(local)))
+    assert (tok.tokenize(wavs[0]) == ref.tokenize(wavs[0])).all()
+    assert tok.model.digest == KMeansModel.load(local).digest
+    from uniaudio.tokenizers.base import TokenizerUnavailable
+
+    with pytest.raises(TokenizerUnavailable, match="does not exist"):
+        SemanticTokenizer(SemanticConfig(enabled=True, kmeans_path=f"{s3_bucket}/nope.npz")).check()

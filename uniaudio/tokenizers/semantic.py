@@ -130,14 +130,19 @@ class SemanticTokenizer(Tokenizer):
     def check(self) -> None:
         if not self.cfg.kmeans_path:
             raise TokenizerUnavailable("semantic units: no k-means model (set semantic.kmeans_path; fit one with fit_semantic_kmeans)")
-        if not Path(self.cfg.kmeans_path).is_file():
+        from uniaudio.stores import uri as uris
+
+        if not uris.is_file(self.cfg.kmeans_path):  # a local path or an object-store URI (any node reads it)
             raise TokenizerUnavailable(f"semantic units: k-means model {self.cfg.kmeans_path!r} does not exist")
 
     @property
     def model(self) -> KMeansModel:
         if self._model is None:
             self.check()
-            path = str(Path(self.cfg.kmeans_path).resolve())
+            from uniaudio.stores import uri as uris
+
+            # a URI is fetched once per node into the hash-verified cache (share-nothing clusters)
+            path = str(Path(uris.fetch(self.cfg.kmeans_path)).resolve())
             try:
                 self._model = cached_asset(("kmeans", path), lambda: KMeansModel.load(path))
             except ValueError as err:

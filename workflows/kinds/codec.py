@@ -11,6 +11,10 @@ Config: ``preset`` (tiny | default), ``steps``, ``workers``, ``gpu``, ``cpus_per
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 from pydantic import Field
 
 from uniaudio.config import ConfigBase
@@ -34,6 +38,27 @@ def _content_hash(codec_dir: str) -> str:
     return meta["content_hash"]
 
 
+@contextlib.contextmanager
+def _local_data(data):
+    """``data`` as the codec trainer takes it. A dataset spec in a bucket (a remote run dir) becomes a
+    temporary local copy whose roots are its bucket URIs: the trainer lists it in this process (on this
+    node) and its workers read every audio file as an ``s3://`` URI, so no node reads another's files."""
+    from uniaudio.stores import uri as uris
+
+    if not (isinstance(data, str) and uris.is_remote(data) and data.endswith((".yaml", ".yml"))):
+        yield data
+        return
+    import yaml
+
+    from workflows.kinds.common import load_spec
+
+    spec = load_spec(data)
+    with tempfile.TemporaryDirectory(prefix="codec-spec-") as tmp:
+        path = Path(tmp, "datasets.yaml")
+        path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+        yield str(path)
+
+
 def run_codec_train(ctx: StepContext) -> StepResult:
     from codec.config import CodecConfig, preset
     from codec.ray_train import run_training
@@ -43,9 +68,10 @@ def run_codec_train(ctx: StepContext) -> StepResult:
     overrides = list(c.set) + ([f"train.steps={c.steps}"] if c.steps is not None else [])
     cfg = load_config(CodecConfig, None, overrides, base=preset(c.preset))
     data = ctx.inputs["data"]
-    summary = run_training(cfg, resolve_path(data) if isinstance(data, str) else data, ctx.out, workers=c.workers,
-                           use_gpu=c.gpu, cpus_per_worker=c.cpus_per_worker, address=ctx.address,
-                           run_name=f"codec-{ctx.step_id}", tags={"preset": c.preset, **ctx.parent_tags()})
+    with _local_data(resolve_path(data) if isinstance(data, str) else data) as data:
+        summary = run_training(cfg, data, ctx.out, workers=c.workers, use_gpu=c.gpu,
+                               cpus_per_worker=c.cpus_per_worker, address=ctx.address,
+                               run_name=f"codec-{ctx.step_id}", tags={"preset": c.preset, **ctx.parent_tags()})
     h = _content_hash(summary.codec_dir)
     return StepResult(
         outputs={"codec": summary.codec_dir},
