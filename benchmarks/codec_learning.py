@@ -140,7 +140,8 @@ def _fmt(res: dict) -> str:
 
 
 def step_cost(recipes: list[str], steps: int) -> None:
-    """CPU-s per training step of each recipe on a fixed random batch (batch 4 x 1.26 s), 1 thread."""
+    """CPU-s per training step of each recipe on a random batch of its own shape (batch size and the mean
+    of its crop range, whole frames: the crop length is part of a recipe's cost), 1 thread."""
     import torch
 
     torch.set_num_threads(1)
@@ -149,15 +150,19 @@ def step_cost(recipes: list[str], steps: int) -> None:
 
     costs = {}
     for name in recipes:
-        trainer = CodecTrainer(preset(name))
-        wav = 0.1 * torch.randn(preset(name).train.batch_size, 1, 63 * 320)
+        cfg = preset(name)
+        trainer = CodecTrainer(cfg)
+        hop, t = cfg.model.hop_length, cfg.train
+        frames = round((t.crop_min_s + t.crop_max_s) / 2 * cfg.model.sample_rate / hop)
+        wav = 0.1 * torch.randn(t.batch_size, 1, frames * hop)
         trainer.train_step(wav)
         c0, gen, disc = time.process_time(), 0.0, 0.0
         for _ in range(steps):
             m = trainer.train_step(wav)
             gen, disc = gen + m["time/generator_s"], disc + m.get("time/discriminator_s", 0.0)
         costs[name] = (time.process_time() - c0) / steps
-        print(f"BENCH codec_step recipe={name} cpu_s_per_step={costs[name]:.3f} "
+        print(f"BENCH codec_step recipe={name} crop_s={wav.shape[-1] / cfg.model.sample_rate:.2f} "
+              f"cpu_s_per_step={costs[name]:.3f} "
               f"disc_update_share={disc / (gen + disc):.2f}", flush=True)
     if len(recipes) == 2:
         a, b = recipes
