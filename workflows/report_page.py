@@ -76,7 +76,10 @@ def write_workflow_report(wf: Workflow, states: dict[str, Any], seconds: dict[st
     eval_dir = states[ev].outputs.get("table")
     if not results or not eval_dir:
         return None
-    results_path = Path(results)
+    from uniaudio.stores import uri as uris
+
+    # a run dir in a bucket: the page is built from node-local copies (hash-verified cache) and uploaded
+    results_path, eval_dir = uris.fetch(results), uris.fetch(eval_dir)
     if results_path.is_dir():
         results_path = results_path / "results.jsonl"
     steps = [StepLink(sid, s.status, seconds.get(sid, s.seconds), s.summary or "", _run_url(s, experiment_id))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import yaml
 
 from uniaudio.errors import UserFacingError
+from uniaudio.stores import uri as uris
 from workflows.dag import Ref, Workflow
 from workflows.keys import digest, output_identity, step_key
 from workflows.kinds import get_kind
@@ -132,8 +133,7 @@ class Runner:
 
     def _report_page(self, report: RunReport) -> None:
         """``RUN/report.html`` (workflows/report_page.py), logged on the parent run; never fails the run."""
-        if self.store.local is None:
-            return
+        remote = self.store.local is None
         try:
             from workflows.report import mlflow_ui_command
             from workflows.report_page import write_workflow_report
@@ -144,14 +144,17 @@ class Runner:
 
                 exp = MlflowClient(self.tracking.uri).get_experiment_by_name(self.tracking.experiment)
                 exp_id = exp.experiment_id if exp else None
-            page = write_workflow_report(self.wf, self.states, report.seconds_by_step, self.store.local,
+            root = uris.staging_dir(self.store.uri, "report") if remote else self.store.local
+            page = write_workflow_report(self.wf, self.states, report.seconds_by_step, root,
                                          f"workflow {self.wf.name} #{report.invocation}: what each task did",
                                          exp_id, mlflow_ui_command(self.tracking.uri))
+            if page is not None and remote:  # page + its media folder, beside the run's state in the bucket
+                uris.upload_dir(page.parent, self.store.uri)
         except Exception as err:  # noqa: BLE001 - the page is a view of the results, not a result
             print(f"WARNING [workflow] report.html not written: {type(err).__name__}: {err}", flush=True)
             return
         if page is not None:
-            report.report_html = str(page)
+            report.report_html = uris.join(self.store.uri, page.name) if remote else str(page)
             self.tracking.artifact(page, "report")
             self.tracking.artifact(page.parent / f"{page.stem}_files", "report/report_files")
 
