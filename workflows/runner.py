@@ -53,6 +53,7 @@ class Runner:
                  mlflow: bool = True, console: "Console | None" = None):
         self.wf = wf
         self.store = RunStore(run_dir)
+        self.lock: RunLock | None = None  # held while run() runs steps
         self.work_root = Path(work_dir).resolve() if work_dir else None
         # remote run dir without --work-dir: outputs in the bucket, scratch on this node (workflows/step_io.py)
         self.place = StepPlace(self.store, self.work_root)
@@ -90,7 +91,7 @@ class Runner:
 
             use_tasks_file(self.wf.spec.env["UNIAUDIO_TASKS_FILE"])
         dag_yaml = yaml.safe_dump(self.wf.raw, sort_keys=False)
-        with RunLock(self.store):
+        with RunLock(self.store) as self.lock:
             n = self.store.start_invocation(self.wf.name, digest(self.wf.raw), dag_yaml,
                                             {"ray_job_id": os.environ.get("UNIAUDIO_RAY_JOB_ID") or None})
             report = RunReport(self.store.uri, n)
@@ -169,6 +170,9 @@ class Runner:
         order = [s for s in self.wf.steps if self.selected is None or s in self.selected]
         total = len(order)
         for i, sid in enumerate(order, start=1):
+            if self.lock is not None and self.lock.lost:  # two runners must never run steps of one run dir
+                raise UserFacingError(f"{self.store.uri}: another runner took this run's lock over (this one "
+                                      f"missed its heartbeats); stopped before step {sid}")
             st = self.wf.steps[sid]
             tag = f"[{i}/{total}] {sid}"
             bad = [d for d in st.deps if d in report.failed or d in report.blocked]

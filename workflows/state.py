@@ -229,6 +229,11 @@ class RunLock:
             return self
         raise UserFacingError(f"could not lock {self.path}")
 
+    @property
+    def lost(self) -> bool:
+        """Another runner took this object-store lock over (this one missed its heartbeats): stop."""
+        return self.remote is not None and self.remote.lost
+
     def __exit__(self, *exc: Any) -> None:
         if self.remote is not None:
             self.remote.release()

@@ -20,3 +20,17 @@ def test_a_second_runner_on_the_same_bucket_run_dir_is_refused(s3_bucket, tmp_pa
     assert not uris.exists(f"{run_dir}/workflow.json") and not calls(tmp_path / "work")  # no step ran
     r = run(wf(), run_dir, work_dir=tmp_path / "work")
     assert r.ok and r.ran and not uris.exists(f"{run_dir}/run.lock")  # taken and released
+
+
+def test_a_runner_whose_lock_was_taken_over_stops_before_its_next_step(s3_bucket, tmp_path, monkeypatch):
+    run_dir = f"{s3_bucket}/runs/t"
+    acquire = ObjectStoreLock.acquire
+
+    def acquire_then_lose(self):  # as if the heartbeat had found another runner's record in its place
+        acquire(self)
+        self.lost = True
+
+    monkeypatch.setattr(ObjectStoreLock, "acquire", acquire_then_lose)
+    with pytest.raises(UserFacingError, match=r"another runner took this run's lock over .* stopped before step"):
+        run(wf(), run_dir, work_dir=tmp_path / "work")
+    assert not calls(tmp_path / "work")  # no step ran
