@@ -56,7 +56,11 @@ def _runner_alive(store: RunStore) -> bool:
     from workflows.state import _alive
 
     if store.local is None:
-        return True  # no lock on object stores: cannot tell, so do not call anything stale
+        if not store.uri.startswith("s3://"):
+            return True  # no lock on other object stores (gs://): cannot tell, so do not call anything stale
+        from uniaudio.stores.lock import holder
+
+        return holder(f"{store.uri.rstrip('/')}/run.lock") is not None  # a live heartbeat in the bucket
     if not (store.local / "run.lock").is_file():
         return False
     try:

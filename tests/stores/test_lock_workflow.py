@@ -34,3 +34,13 @@ def test_a_runner_whose_lock_was_taken_over_stops_before_its_next_step(s3_bucket
     with pytest.raises(UserFacingError, match=r"another runner took this run's lock over .* stopped before step"):
         run(wf(), run_dir, work_dir=tmp_path / "work")
     assert not calls(tmp_path / "work")  # no step ran
+
+
+def test_status_knows_whether_a_runner_holds_a_bucket_run_dir(s3_bucket):
+    from workflows.state import RunStore
+    from workflows.status import _runner_alive
+
+    store = RunStore(f"{s3_bucket}/runs/s")
+    with ObjectStoreLock(f"{store.uri}/run.lock", owner="workflow runner pid 2 on node-b"):
+        assert _runner_alive(store)
+    assert not _runner_alive(store)  # released (or stale): its "running" steps are reported stale
