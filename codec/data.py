@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import torch
 
 from uniaudio.audio import AudioError, AudioLimits, audio_info, check_audio, load_audio
 from uniaudio.errors import UserFacingError
+from uniaudio.stores import uri as uris
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus"}
 SILENCE_DBFS = -60.0
@@ -44,27 +46,48 @@ class Skipped:
 
 
 def collect_items(data: str | Path) -> tuple[list[AudioItem], list[Skipped]]:
-    """Audio items named by ``data`` (spec YAML, folder, or .txt list) + rows its reader rejected."""
-    p = Path(str(data))
-    if p.is_dir():
+    """Audio items named by ``data`` (spec YAML, folder, or .txt list; each a local path or an
+    ``s3://``/``gs://`` URI) + rows its reader rejected.
+
+    A folder on an object store is a prefix: every object under it with an audio suffix. Relative
+    entries of a list resolve against the list's own folder (or prefix).
+    """
+    s = str(data)
+    remote = uris.is_remote(s)
+    if remote and not s.lower().endswith((".txt", ".lst", ".list", ".yaml", ".yml")):
+        files = sorted(rel for rel, _ in uris.list_files(s) if Path(rel).suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise UserFacingError(f"--data {data}: no audio objects under this prefix")
+        return [AudioItem(uris.join(s, rel)) for rel in files], []
+    p = Path(uris.local_path(s)) if not remote else None
+    if p is not None and p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
         return [AudioItem(str(f.resolve())) for f in files], []
-    if not p.is_file():
+    if not (uris.is_file(s) if remote else p.is_file()):
         raise UserFacingError(f"--data {data}: no such file or folder")
-    if p.suffix.lower() in {".txt", ".lst", ".list"}:
+    suffix = Path(s).suffix.lower()
+    if suffix in {".txt", ".lst", ".list"}:
         items = []
-        for line in p.read_text().splitlines():
+        for line in uris.read_text(s).splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
-                f = Path(line.split()[0])
-                items.append(AudioItem(str(f if f.is_absolute() else (p.parent / f).resolve())))
+                items.append(AudioItem(_entry_uri(line.split()[0], s)))
         return items, []
-    if p.suffix.lower() in {".yaml", ".yml"}:
-        return _items_from_spec(p)
+    if suffix in {".yaml", ".yml"}:
+        return _items_from_spec(s)
     raise UserFacingError(f"--data {data}: expected a dataset spec (.yaml), a folder of audio, or a .txt list of paths")
 
 
-def _items_from_spec(path: Path) -> tuple[list[AudioItem], list[Skipped]]:
+def _entry_uri(entry: str, list_uri: str) -> str:
+    """A list entry as a URI: absolute paths and URIs as they are, relative ones against the list's folder."""
+    if uris.scheme(entry) or os.path.isabs(entry):
+        return entry
+    if uris.is_remote(list_uri):
+        return uris.join(uris.parent(list_uri), entry)
+    return str((Path(uris.local_path(list_uri)).parent / entry).resolve())
+
+
+def _items_from_spec(path: str) -> tuple[list[AudioItem], list[Skipped]]:
     try:
         from pipelines.sources import load_dataset_spec, read_spec
     except ImportError as err:
@@ -135,6 +158,7 @@ class CropBatches(torch.utils.data.Dataset):
         self.seed, self.rank, self.sr, self.hop = seed, rank, sample_rate, hop
         self.norm_scale, self.max_attempts, self.length = norm_scale, max_attempts, length
         self.bad: dict[str, Skipped] = {}
+        self._local: dict[str, str] = {}  # object-store URI -> its copy in this node's cache
 
     def __len__(self) -> int:
         return self.length
@@ -176,12 +200,25 @@ class CropBatches(torch.utils.data.Dataset):
         base = it.start_s or 0.0
         off = frac * max(0.0, it.duration_s - need_s)
         end = min(base + off + need_s + 0.01, base + it.duration_s)
-        wav = load_audio(it.uri, self.sr, start_s=base + off, end_s=end)
+        wav = load_audio(self._readable(it.uri), self.sr, start_s=base + off, end_s=end)
         return np.pad(wav[:T], (0, max(0, T - wav.shape[0])))  # shorter than the crop: zero-pad
+
+    def _readable(self, uri: str) -> str:
+        """A local path for ``uri``: training draws thousands of crops from the same files, so an
+        object is fetched into the node's cache once (hash-verified, :func:`uris.fetch`) instead of
+        downloaded whole for every crop."""
+        if not uris.is_remote(uri):
+            return uri
+        if uri not in self._local:
+            try:
+                self._local[uri] = str(uris.fetch(uri))
+            except (UserFacingError, OSError) as err:
+                raise AudioError(uri, "missing", str(err).splitlines()[0][:200]) from None
+        return self._local[uri]
 
     def _check_whole(self, it: AudioItem, skipped: list[Skipped]) -> None:
         try:
-            wav = load_audio(it.uri, self.sr, start_s=it.start_s, end_s=it.end_s)
+            wav = load_audio(self._readable(it.uri), self.sr, start_s=it.start_s, end_s=it.end_s)
             check_audio(it.uri, wav, self.sr, AudioLimits(min_s=0.0, max_s=float("inf"), silence_dbfs=SILENCE_DBFS))
         except AudioError as err:
             self._mark_bad(Skipped(it.uri, err.reason, err.detail), skipped)

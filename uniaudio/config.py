@@ -136,15 +136,24 @@ def validate_config(cls: type[T], data: Mapping[str, Any]) -> T:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+    """A YAML mapping from a local path or an object-store URI (``s3://``, ``gs://``)."""
+    from uniaudio.stores import uri as uris
+
+    if uris.is_remote(path):
+        if not uris.is_file(path):
+            raise ConfigError(f"config file not found: {path}")
+        text, where = uris.read_text(path), str(path)
+    else:
+        p = Path(uris.local_path(path))
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        text, where = p.read_text(), str(p)
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {p} is not valid YAML: {err}") from None
+        raise ConfigError(f"config file {where} is not valid YAML: {err}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {p} must hold a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(f"config file {where} must hold a mapping at the top level, got {type(data).__name__}")
     return data
 
 

@@ -21,6 +21,7 @@ job starts, with a :class:`~uniaudio.config.ConfigError` naming the dataset and 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError, field_validator, model_validator
 
 from uniaudio.config import ConfigBase, ConfigError, apply_overrides, format_validation_error, read_yaml
+from uniaudio.stores import uri as uris
 
 # Dataset names become Delta partition values and folder names.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -122,13 +124,23 @@ class DatasetSpec(_Strict):
 
 
 def load_dataset_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> DatasetSpec:
-    """Load and validate a spec YAML; each relative ``root`` becomes absolute against the file's folder."""
+    """Load and validate a spec YAML (a local path or an ``s3://``/``gs://`` URI); each relative
+    ``root`` becomes absolute against the file's folder (or prefix)."""
     # Not load_config: DatasetSpec raises ConfigError itself, which load_config would wrap a second time.
     spec = DatasetSpec(**apply_overrides(read_yaml(path), overrides))
-    base = os.path.dirname(os.path.abspath(str(path)))
+    remote = uris.is_remote(path)
+    base = uris.parent(path) if remote else os.path.dirname(os.path.abspath(uris.local_path(path)))
     for entry in spec.datasets:
         root = os.path.expanduser(entry.root)
         if "://" not in root and not os.path.isabs(root):
-            root = os.path.normpath(os.path.join(base, root))
+            root = _join_remote(base, root) if remote else os.path.normpath(os.path.join(base, root))
         entry.root = root
     return spec
+
+
+def _join_remote(base: str, rel: str) -> str:
+    """``s3://b/specs`` + ``../audio`` -> ``s3://b/audio`` (object keys have no ``..``)."""
+    head, _, key = base.partition("://")
+    bucket, _, prefix = key.partition("/")
+    joined = posixpath.normpath(posixpath.join("/" + prefix, rel)).lstrip("/")
+    return f"{head}://{bucket}/{joined}" if joined else f"{head}://{bucket}"

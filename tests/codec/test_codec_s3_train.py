@@ -1,4 +1,4 @@
-"""``uniaudio codec train --out s3://...`` against the loopback S3 server (a real S3 HTTP endpoint on
+"""``uniaudio codec train --data s3://... --out s3://...`` against the loopback S3 server (a real S3 HTTP endpoint on
 127.0.0.1): Ray Train's checkpoints, ``run.json`` and the exported codec land in the bucket, nothing in a
 local ``s3:`` folder; ``codec encode --codec s3://run`` (the run dir itself, or its ``codec/``) then works
 from a fresh process through the node's hash-verified cache; a resume from the bucket's checkpoint gives
@@ -71,14 +71,16 @@ def test_codec_train_into_the_bucket_then_encode_in_a_fresh_process(s3_bucket, s
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    lst = tmp_path / "train.txt"
-    lst.write_text("\n".join(speech_files[:2]) + "\n")
+    for f in speech_files[:2]:  # the training audio too lives only in the bucket
+        uris.put(f"{s3_bucket}/audio/{os.path.basename(f)}", open(f, "rb").read())
+    lst = f"{s3_bucket}/audio/train.txt"  # entries relative to the list's prefix
+    uris.put(lst, "\n".join(os.path.basename(f) for f in speech_files[:2]) + "\n")
     run = f"{s3_bucket}/codec_run"
     from uniaudio.cli import main
     from uniaudio.ray_init import ensure_ray
 
     ensure_ray(None, 2)  # the CLI joins this instance (started after the S3 fixture set AWS_*)
-    args = ["codec", "train", "--data", str(lst), "--out", run, "--preset", "tiny", "--steps", "2",
+    args = ["codec", "train", "--data", lst, "--out", run, "--preset", "tiny", "--steps", "2",
             "--cpus-per-worker", "1"]
     assert main(args + [a for o in _TINY for a in ("--set", o)]) == 0
     files = dict(uris.list_files(run))
