@@ -94,7 +94,12 @@ def replace(background: np.ndarray, old: np.ndarray, new: np.ndarray, old_label:
     if span.size == 0:
         raise EditSkipped("the event to replace is silent")
     a, b = int(span[0]), int(span[-1]) + 1
-    seg, _ = fit_length(np.asarray(new, dtype=np.float32), b - a, rng, mode="loop")
+    new = np.asarray(new, dtype=np.float32)
+    seg, _ = fit_length(new, b - a, rng, mode="loop")
+    if energy(seg) == 0.0:  # a short span cropped from the event's leading/trailing silence: crop its active part
+        active = np.flatnonzero(new)
+        if active.size:
+            seg, _ = fit_length(new[active[0] : active[-1] + 1], b - a, rng, mode="loop")
     if energy(seg) == 0.0:
         raise EditSkipped("the replacing event is silent")
     gain = np.sqrt(energy(m.interference) / energy(seg))  # the same EBR as A over the whole clip

@@ -63,6 +63,21 @@ def test_replace_swaps_the_event_at_the_same_place_and_ratio():
     assert ev_a > 0 and e.params["ebr_db"] == 3.0
 
 
+def test_replace_crops_the_replacing_event_from_its_sound_not_its_silence():
+    """A short event replaced by a long clip that is mostly digital silence (a sound effect with long
+    padding): the crop comes from the clip's active part instead of skipping the row (the demo
+    corpus's default build once died on such a draw)."""
+    clip = np.zeros(4 * SR, dtype=np.float32)
+    clip[3 * SR : 3 * SR + SR // 4] = chirp(1, n=SR // 4)
+    short = chirp(0, n=SR // 20)
+    for seed in range(20):  # many draws: without the fallback most land in the silence
+        e = audit.replace(bed(1), short, clip, "A bell.", "A trumpet", 3.0, np.random.default_rng(seed))
+        a, b = span(e.region_s)
+        assert np.sum((e.source[a:b] - e.target[a:b]) ** 2) > 0 and outside_equal(e)
+    with pytest.raises(audit.EditSkipped, match="replacing event is silent"):
+        audit.replace(bed(1), short, np.zeros(SR, dtype=np.float32), "A bell.", "Silence", 3.0, np.random.default_rng(0))
+
+
 def test_inpaint_masks_one_region_of_the_drawn_length():
     e = audit.inpaint(bed(2), np.random.default_rng(3), (0.5, 1.0))
     a, b = span(e.region_s)
