@@ -52,4 +52,6 @@ def gcs_env(gcs_server, monkeypatch, tmp_path):
 @pytest.fixture
 def gcs_bucket(gcs_server, gcs_env) -> str:
     """``gs://<fresh bucket>`` on the loopback emulator."""
-    return gcs_server.make_bucket(f"t-{uuid.uuid4().hex[:20]}")
+    # no "-": delta-rs percent-encodes it in the bucket part of its URLs (t%2D...), which the emulator
+    # does not decode before routing (501), a gap distinct from the ones docs/STORES.md lists
+    return gcs_server.make_bucket(f"t{uuid.uuid4().hex[:20]}")

@@ -54,7 +54,7 @@ def test_emulator_setting_is_read_and_forwarded(gcs_server, monkeypatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint[len("http://"):])  # bare host:port = http
     assert uris.gcs_emulator() == gcs_server.endpoint
     assert uris.storage_env()["STORAGE_EMULATOR_HOST"] == gcs_server.endpoint[len("http://"):]
-    bucket = gcs_server.make_bucket("t-bare-host-port")
+    bucket = gcs_server.make_bucket("tbarehostport")
     uris.put(f"{bucket}/x", b"1")
     assert uris.read_bytes(f"{bucket}/x") == b"1"
     monkeypatch.delenv("STORAGE_EMULATOR_HOST")
