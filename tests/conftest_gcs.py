@@ -53,5 +53,5 @@ def gcs_env(gcs_server, monkeypatch, tmp_path):
 def gcs_bucket(gcs_server, gcs_env) -> str:
     """``gs://<fresh bucket>`` on the loopback emulator."""
     # no "-": delta-rs percent-encodes it in the bucket part of its URLs (t%2D...), which the emulator
-    # does not decode before routing (501), a gap distinct from the ones docs/STORES.md lists
+    # does not decode before routing (501; docs/STORES.md "On GCS")
     return gcs_server.make_bucket(f"t{uuid.uuid4().hex[:20]}")
