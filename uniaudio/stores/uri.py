@@ -5,9 +5,10 @@ must be readable and writable wherever the job lands. Remote I/O goes through py
 (no extra dependency; credentials and endpoint come from each store's standard environment —
 S3: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``; GCS:
 ``STORAGE_EMULATOR_HOST`` for an emulator, else Google's default credentials such as
-``GOOGLE_APPLICATION_CREDENTIALS`` — see docs/STORES.md). Code that needs a real local directory (safetensors, a codec checkpoint) asks
-:func:`fetch`, which copies a remote file or tree once per node into the cache dir
-(``$UNIAUDIO_CACHE_DIR``, default ``~/.cache/uniaudio``) and verifies it by hash on every reuse.
+``GOOGLE_APPLICATION_CREDENTIALS`` — see docs/STORES.md). Code that needs a real local directory
+(safetensors, a codec checkpoint) asks :func:`fetch`, which copies a remote file or tree once per node
+into the cache dir (``$UNIAUDIO_CACHE_DIR``, default ``~/.cache/uniaudio``) and verifies it by hash on
+every reuse.
 
 >>> scheme("s3://b/k"), scheme("file:///tmp/x"), scheme("/tmp/x"), is_remote("file:///tmp/x")
 ('s3', 'file', '', False)
