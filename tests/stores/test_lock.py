@@ -85,4 +85,4 @@ def test_heartbeat_keeps_it_and_a_stale_lock_is_taken_over(s3_bucket, capsys):
 
 def test_a_lock_needs_an_s3_key():
     with pytest.raises(UserFacingError, match="s3://bucket/key"):
-        ObjectStoreLock("gs://b/run.lock")
+        ObjectStoreLock("s3://bucket-only")

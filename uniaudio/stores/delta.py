@@ -58,6 +58,29 @@ def check_commit_safety(uri: str) -> None:
                                   f"and use an S3 store with conditional writes (see docs/STORES.md)")
 
 
+def storage_options(uri: str) -> dict[str, str] | None:
+    """delta-rs' object-store settings for ``uri``, from the same environment pyarrow reads.
+
+    delta-rs reads ``AWS_*`` (S3) and ``GOOGLE_*`` (GCS: ``GOOGLE_APPLICATION_CREDENTIALS``,
+    ``GOOGLE_SERVICE_ACCOUNT``) itself, so a real bucket needs nothing here. It has no notion of
+    ``STORAGE_EMULATOR_HOST``, though: its GCS backend is pointed at an emulator by a service-account
+    JSON with ``gcs_base_url`` and ``disable_oauth`` (object_store's testing hook), written once per
+    endpoint into the node cache and passed as ``google_service_account``.
+    """
+    import hashlib
+    import json
+
+    emulator = uris.gcs_emulator() if uris.scheme(uri) in uris.GCS_SCHEMES else None
+    if emulator is None:
+        return None
+    key = {"gcs_base_url": emulator, "disable_oauth": True, "client_email": "", "private_key": "",
+           "private_key_id": ""}
+    path = uris.cache_dir() / "gcs-emulator" / f"{hashlib.sha256(emulator.encode()).hexdigest()[:16]}.json"
+    if not path.is_file():
+        uris.put(str(path), json.dumps(key))
+    return {"google_service_account": str(path)}
+
+
 def table_filesystem(uri: str) -> pafs.FileSystem:
     """A pyarrow filesystem rooted at the table directory (local path or any supported URI)."""
     return uris.subtree(uri)
@@ -66,13 +89,13 @@ def table_filesystem(uri: str) -> pafs.FileSystem:
 def is_table(uri: str) -> bool:
     from deltalake import DeltaTable
 
-    return DeltaTable.is_deltatable(_strip_file_scheme(uri))
+    return DeltaTable.is_deltatable(_strip_file_scheme(uri), storage_options=storage_options(uri))
 
 
 def open_table(uri: str, version: int | None = None):
     from deltalake import DeltaTable
 
-    return DeltaTable(_strip_file_scheme(uri), version=version)
+    return DeltaTable(_strip_file_scheme(uri), version=version, storage_options=storage_options(uri))
 
 
 def table_version(uri: str) -> int | None:
@@ -105,6 +128,7 @@ def append(
         partition_by=list(partition_by) if partition_by else None,
         writer_properties=WriterProperties(compression="ZSTD"),
         commit_properties=CommitProperties(custom_metadata=dict(commit_properties)) if commit_properties else None,
+        storage_options=storage_options(uri),
         **kwargs,
     )
     return open_table(uri).version()
@@ -185,6 +209,7 @@ def delete_rows(
             _strip_file_scheme(uri), kept.select(schema.names), mode="overwrite", predicate=predicate,
             partition_by=dt.metadata().partition_columns, writer_properties=WriterProperties(compression="ZSTD"),
             commit_properties=CommitProperties(custom_metadata=dict(commit_properties)) if commit_properties else None,
+            storage_options=storage_options(uri),
         )
         deleted += t.num_rows - kept.num_rows
     return deleted
@@ -220,6 +245,7 @@ def read_ray(uri: str, version: int | None = None, columns: Sequence[str] | None
         _strip_file_scheme(uri),
         version=version,
         columns=list(columns) if columns else None,
+        storage_options=storage_options(uri),
         filesystem=table_filesystem(uri),
         **kwargs,
     )

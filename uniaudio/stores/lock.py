@@ -16,6 +16,11 @@ succeeds, the other gets ``412 Precondition Failed``. The lock is that object:
 
 Requests go through boto3 (pyarrow's filesystem cannot send conditional headers); endpoint and
 credentials come from the standard ``AWS_*`` environment, as for :mod:`uniaudio.stores.uri`.
+
+``gs://`` is refused (:data:`GCS_REFUSAL`): GCS has the same primitives (``ifGenerationMatch=0`` to
+create, ``=<generation>`` to take over, refresh and delete), but the loopback emulator the project tests
+against ignores every precondition (tests/stores/test_lock_gcs.py shows it), so a GCS lock could not
+be proven to exclude a second runner; refusing beats a lock that silently admits two.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from uniaudio.errors import UserFacingError
+from uniaudio.stores import uri as uris
 
 DEFAULT_TTL_S = 60.0  # a runner that stops refreshing for this long is considered gone
 _PRECONDITION = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
@@ -44,7 +50,14 @@ def _client():
     return boto3.client("s3", region_name=region, endpoint_url=endpoint)
 
 
+GCS_REFUSAL = ("{uri}: run locks on GCS are not supported: they need ifGenerationMatch preconditions, which "
+               "the GCS emulator the project is tested against (gcp-storage-emulator) ignores, so a gs:// lock "
+               "is unproven; use an s3:// or local run dir for a lock (docs/STORES.md)")
+
+
 def _split(uri: str) -> tuple[str, str]:
+    if uris.scheme(uri) in uris.GCS_SCHEMES:
+        raise UserFacingError(GCS_REFUSAL.format(uri=uri))
     if not uri.startswith("s3://") or "/" not in uri[5:]:
         raise UserFacingError(f"{uri}: a lock object needs an s3://bucket/key URI")
     bucket, key = uri[5:].split("/", 1)

@@ -2,11 +2,13 @@
 
 Why one module: stages run on nodes that share nothing but an object store, so each input and output
 must be readable and writable wherever the job lands. Remote I/O goes through pyarrow filesystems
-(no extra dependency; S3 credentials and endpoint come from the standard environment —
-``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` — see
-docs/STORES.md). Code that needs a real local directory (safetensors, a codec checkpoint) asks
-:func:`fetch`, which copies a remote file or tree once per node into the cache dir
-(``$UNIAUDIO_CACHE_DIR``, default ``~/.cache/uniaudio``) and verifies it by hash on every reuse.
+(no extra dependency; credentials and endpoint come from each store's standard environment —
+S3: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``; GCS:
+``STORAGE_EMULATOR_HOST`` for an emulator, else Google's default credentials such as
+``GOOGLE_APPLICATION_CREDENTIALS`` — see docs/STORES.md). Code that needs a real local directory
+(safetensors, a codec checkpoint) asks :func:`fetch`, which copies a remote file or tree once per node
+into the cache dir (``$UNIAUDIO_CACHE_DIR``, default ``~/.cache/uniaudio``) and verifies it by hash on
+every reuse.
 
 >>> scheme("s3://b/k"), scheme("file:///tmp/x"), scheme("/tmp/x"), is_remote("file:///tmp/x")
 ('s3', 'file', '', False)
@@ -29,7 +31,8 @@ import pyarrow.fs as pafs
 
 from uniaudio.errors import UserFacingError
 
-REMOTE_SCHEMES = ("s3", "gs", "gcs")
+GCS_SCHEMES = ("gs", "gcs")
+REMOTE_SCHEMES = ("s3", *GCS_SCHEMES)
 _FETCH_RECORD = ".uniaudio_fetch.json"
 
 
@@ -90,9 +93,38 @@ def _s3() -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+GCS_EMULATOR_ENV = "STORAGE_EMULATOR_HOST"  # the variable every Google storage client reads for an emulator
+_GCS_EMULATOR_RETRY_S = 10  # a missing emulator fails in seconds, not after pyarrow's 15-minute default
+
+
+def gcs_emulator() -> str | None:
+    """``http://host:port`` of the GCS emulator named by ``$STORAGE_EMULATOR_HOST`` (a bare ``host:port``
+    means plain HTTP, as for Google's own clients), or None for the real GCS."""
+    host = os.environ.get(GCS_EMULATOR_ENV, "").strip().rstrip("/")
+    if not host:
+        return None
+    return host if "://" in host else f"http://{host}"
+
+
+def _gcs() -> pafs.GcsFileSystem:
+    """A GCS filesystem from the standard environment: the emulator of ``$STORAGE_EMULATOR_HOST``
+    (anonymous, its scheme), else Google's default credentials (``GOOGLE_APPLICATION_CREDENTIALS``,
+    gcloud's login, or the metadata server on GCP)."""
+    emulator = gcs_emulator()
+    if emulator is None:
+        return pafs.GcsFileSystem()
+    import datetime
+
+    sch, host = emulator.split("://", 1)
+    return pafs.GcsFileSystem(anonymous=True, scheme=sch, endpoint_override=host,
+                              retry_time_limit=datetime.timedelta(seconds=_GCS_EMULATOR_RETRY_S))
+
+
 STORAGE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ALLOW_HTTP",
-               "AWS_EC2_METADATA_DISABLED", "GOOGLE_APPLICATION_CREDENTIALS")
+               "AWS_EC2_METADATA_DISABLED", GCS_EMULATOR_ENV, "GOOGLE_APPLICATION_CREDENTIALS",
+               "GOOGLE_CLOUD_PROJECT", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH",
+               "GOOGLE_SERVICE_ACCOUNT_KEY")
 
 
 def storage_env() -> dict[str, str]:
@@ -109,6 +141,8 @@ def filesystem(uri: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(local_path(s))
     if sch == "s3":
         return _s3(), s[len("s3://"):].rstrip("/")
+    if sch in GCS_SCHEMES:
+        return _gcs(), s[len(sch) + 3:].rstrip("/")
     try:
         return pafs.FileSystem.from_uri(s)
     except (ValueError, OSError) as err:  # pyarrow.ArrowInvalid is a ValueError
