@@ -84,7 +84,8 @@ class ReadContext:
             return None
         path = os.path.normpath(ref if os.path.isabs(ref) else os.path.join(self.root, ref))
         if not _inside(path, self.root):
-            self.problem(utt_id, where, "path_escape", f"{ref!r} is outside the dataset root {self.root}")
+            shown = self.mirror.uri if self.mirror is not None else self.root  # the root the user named, not its mirror
+            self.problem(utt_id, where, "path_escape", f"{ref!r} is outside the dataset root {shown}")
             return None
         # Symlinks are fine as long as what they point at stays inside the (real) root.
         if os.path.lexists(path) and not _inside(os.path.realpath(path), self.real_root):
