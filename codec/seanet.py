@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from codec import chunked_encode
+
 
 def reflect_index(q: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
     """Map positions ``q`` (any integers) into ``[0, length)`` by mirror folding about the ends.
@@ -237,8 +239,10 @@ class SEANetEncoder(nn.Module):
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``lengths``: valid samples per item (multiples of the hop unless ``end_padding="reflect"``),
         or None when all are full."""
-        x = self.conv_in(wav, lengths)
-        for block, down, s in zip(self.blocks, self.downs, self.strides):
+        x, done = chunked_encode.early_stages(self, wav, lengths)  # inference on one CPU thread: the same
+        if x is None:  # values, computed chunk by chunk over time (codec/chunked_encode.py); else (None, 0)
+            x = self.conv_in(wav, lengths)
+        for block, down, s in list(zip(self.blocks, self.downs, self.strides))[done:]:
             x = block(x, lengths)
             x = down(x, lengths, elu=True)
             lengths = _scale(lengths, s, ceil=self.end_padding == "reflect")
