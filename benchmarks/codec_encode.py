@@ -144,11 +144,20 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
         codec.fast_cpu = False
         return codec.encode(x, n_q=3)
 
+    def unchunked():  # the module path without codec/chunked_encode.py (its arithmetic is the same)
+        from codec import chunked_encode
+
+        codec.fast_cpu, chunked_encode.ENABLED = False, False
+        try:
+            return codec.encode(x, n_q=3)
+        finally:
+            chunked_encode.ENABLED = True
+
     def after():
         codec.fast_cpu = True
         return codec.encode(x, n_q=3)
 
-    fns = {"published": published, "before": before, "ours": after}
+    fns = {"published": published, "unchunked": unchunked, "before": before, "ours": after}
     outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
@@ -160,6 +169,7 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
     res["codes"] = outs["ours"].numel()
     res["diff_vs_published"] = int((outs["ours"] != outs["published"]).sum())
     res["diff_before_vs_published"] = int((outs["before"] != outs["published"]).sum())
+    res["chunked_bitwise"] = int(torch.equal(outs["before"], outs["unchunked"]))
     return res
 
 
@@ -225,7 +235,9 @@ def _published(args: argparse.Namespace) -> None:
         fields += [f"b{batch}_ratio={r['before'] / r['published']:.2f}", f"b{batch}_plan_ratio={r['ours'] / r['published']:.2f}",
                    f"b{batch}_plan_vs_module={r['ours'] / r['before']:.2f}", f"b{batch}_module_xrt={r['before']:.1f}",
                    f"b{batch}_plan_xrt={r['ours']:.1f}", f"b{batch}_published_xrt={r['published']:.1f}",
-                   f"b{batch}_code_diffs={r['diff_vs_published']}/{r['codes']}"]
+                   f"b{batch}_code_diffs={r['diff_vs_published']}/{r['codes']}",
+                   f"b{batch}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
+                   f"b{batch}_unchunked_xrt={r['unchunked']:.1f}", f"b{batch}_chunked_bitwise={r['chunked_bitwise']}"]
     print("BENCH codec_encode_vs_published " + " ".join(fields))
 
 if __name__ == "__main__":
