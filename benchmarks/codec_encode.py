@@ -221,24 +221,38 @@ def main() -> None:
 
 
 def _published(args: argparse.Namespace) -> None:
-    from uniaudio.allocator import keep_freed_memory
+    """Both allocator settings, the same for all implementations: glibc's default first (what a user's
+    own Python process has; only when nothing applied the tuning yet, i.e. with --published-only), then
+    ``keep_freed_memory()`` (what ``uniaudio codec encode`` and the tokenization actors apply)."""
+    from uniaudio import allocator
 
-    keep_freed_memory()  # the same allocator setting for all three
+    fields = []
+    if allocator.applied() is None:
+        fields += _published_fields(args, "defalloc_", "glibc default allocator")
+    allocator.keep_freed_memory()
+    fields += _published_fields(args, "", "keep_freed_memory()")
+    print("BENCH codec_encode_vs_published " + " ".join(fields))
+
+
+def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list[str]:
     fields = []
     for batch in (1, 8):
         r = published_side_by_side(batch, args.seconds, args.repeats)
-        print(f"published layout, {batch} x {args.seconds:.0f}s, median of {args.repeats} alternating rounds: "
-              f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x), "
+        print(f"published layout, {batch} x {args.seconds:.0f}s, {alloc}, median of {args.repeats} alternating rounds: "
+              f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x; "
+              f"{r['before'] / r['unchunked']:.2f}x its unchunked path), "
               f"fast_cpu plan {r['ours']:.1f}x ({r['ours'] / r['published']:.2f}x the published, "
               f"{r['ours'] / r['before']:.2f}x the module path) real time; codes differing from the published: "
-              f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan) of {r['codes']}")
-        fields += [f"b{batch}_ratio={r['before'] / r['published']:.2f}", f"b{batch}_plan_ratio={r['ours'] / r['published']:.2f}",
-                   f"b{batch}_plan_vs_module={r['ours'] / r['before']:.2f}", f"b{batch}_module_xrt={r['before']:.1f}",
-                   f"b{batch}_plan_xrt={r['ours']:.1f}", f"b{batch}_published_xrt={r['published']:.1f}",
-                   f"b{batch}_code_diffs={r['diff_vs_published']}/{r['codes']}",
-                   f"b{batch}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
-                   f"b{batch}_unchunked_xrt={r['unchunked']:.1f}", f"b{batch}_chunked_bitwise={r['chunked_bitwise']}"]
-    print("BENCH codec_encode_vs_published " + " ".join(fields))
+              f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan) of {r['codes']}; "
+              f"chunked == unchunked bitwise: {bool(r['chunked_bitwise'])}")
+        b = f"{prefix}b{batch}"
+        fields += [f"{b}_ratio={r['before'] / r['published']:.2f}", f"{b}_plan_ratio={r['ours'] / r['published']:.2f}",
+                   f"{b}_plan_vs_module={r['ours'] / r['before']:.2f}", f"{b}_module_xrt={r['before']:.1f}",
+                   f"{b}_plan_xrt={r['ours']:.1f}", f"{b}_published_xrt={r['published']:.1f}",
+                   f"{b}_code_diffs={r['diff_vs_published']}/{r['codes']}",
+                   f"{b}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
+                   f"{b}_unchunked_xrt={r['unchunked']:.1f}", f"{b}_chunked_bitwise={r['chunked_bitwise']}"]
+    return fields
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,14 @@
 """Time-chunked, bit-identical execution of the SEANet encoder's early stages (CPU, fp32, one thread).
 
 Why: at 16 kHz, stages 0-1 of the full-size encoder hold 32 x T and 64 x T/2 activations (20 MB per
-10 s clip each), so every layer's input plus output spills the 32 MB L3 and each of the ~10 layers of
-those stages streams from DRAM (they ran at 12-23 GMAC/s against 40-45 for the narrower stages 2-3).
-Running all layers of the first ``stages`` stages on one time chunk before the next chunk keeps the
-chunk's activations cache-resident (docs/CODEC.md "Encode speed" has the measured effect).
+10 s clip each, 160 MB for a batch of 8). Under glibc's default allocator every such layer output is a
+fresh ``mmap`` that is page-faulted in 4 KiB at a time and unmapped again on free, which costs about as
+much as the arithmetic (:mod:`uniaudio.allocator`). Running all layers of the first ``stages`` stages
+item by item on one time chunk before the next keeps every buffer small enough to be reused from the
+heap: measured on a 2-core AVX2 VM (docs/CODEC.md "Encode speed"), a batch of 8 x 10 s encodes ~1.5x
+faster than the unchunked module path in a plain Python process, the same speed as with
+``keep_freed_memory()`` (where chunking gains nothing: the convs and ELUs are compute bound, and the
+cache locality it was first built for buys only the 1x1 GEMMs a few ms).
 
 The codes must stay **bit-identical** to the module path (:class:`codec.seanet.SEANetEncoder` run layer
 by layer over the whole input), so every element is computed with exactly the same arithmetic:
@@ -28,7 +32,8 @@ by layer over the whole input), so every element is computed with exactly the sa
   encoder keeps the module path for good, with one log warning.
 
 Anything else (autograd, ragged ``lengths``, other dtypes or devices, more than one thread, autocast,
-inputs shorter than two chunks) takes the module path.
+inputs shorter than two chunks, a conv small enough for PyTorch's native backend, a process whose
+allocator :func:`uniaudio.allocator.keep_freed_memory` tuned) takes the module path.
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ log = logging.getLogger(__name__)
 
 #: stages run chunk by chunk (conv_in, blocks 0..STAGES-1, downs 0..STAGES-1); the rest, the LSTM and
 #: conv_out run over the whole input as before
-STAGES = 2
+STAGES = 3
 #: input samples per chunk (rounded to whole frames of the last chunked stage)
-CHUNK_SAMPLES = 8192
+CHUNK_SAMPLES = 16384
 #: set False to force the module path (A/B measurements)
 ENABLED = True
 
@@ -260,7 +265,11 @@ def _self_check(enc, stages: int, chunk_samples: int) -> bool:
 
 
 def applies(enc, wav: torch.Tensor, lengths) -> bool:
-    return (ENABLED and lengths is None and not torch.is_grad_enabled() and wav.device.type == "cpu"
+    """Only where it pays (measured, docs/CODEC.md): not once :func:`uniaudio.allocator.keep_freed_memory`
+    took effect (then big buffers are reused anyway and the chunking overhead costs ~5 % at batch 8)."""
+    from uniaudio import allocator
+
+    return (ENABLED and not allocator.applied() and lengths is None and not torch.is_grad_enabled() and wav.device.type == "cpu"
             and wav.dtype == torch.float32 and wav.dim() == 3 and wav.shape[1] == 1
             and enc.conv_in.conv.weight.dtype == torch.float32 and torch.get_num_threads() == 1
             and not torch.is_autocast_enabled("cpu") and len(enc.strides) >= STAGES)

@@ -52,6 +52,11 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+def applied() -> bool | None:
+    """Whether :func:`keep_freed_memory` took effect in this process (None: not called yet)."""
+    return _applied
+
+
 def keep_freed_memory(mmap_threshold: int = DEFAULT_MMAP_THRESHOLD,
                       trim_threshold: int = DEFAULT_TRIM_THRESHOLD) -> bool:
     """Make glibc keep freed large blocks for reuse; True when it took effect. Idempotent."""

@@ -24,7 +24,11 @@ def one_thread():
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Whether each encoder forward took the chunked path."""
+    """Whether each encoder forward took the chunked path (in a process whose allocator is untuned,
+    whatever other tests in this session did)."""
+    from uniaudio import allocator
+
+    monkeypatch.setattr(allocator, "_applied", None)
     seen = []
     early = ce.early_stages
 
@@ -78,8 +82,11 @@ def test_latents_bitwise_equal(monkeypatch, calls, end_padding, stages, chunk):
 @pytest.mark.parametrize("channels,wn", [(8, True), (6, False)])
 def test_ragged_tails_and_weight_norm(monkeypatch, calls, channels, wn):
     """Channel counts whose ``B * C * T`` is not a multiple of the ELU vector width exercise the
-    flattened ELU's scalar tail; weight norm is computed once per forward."""
+    flattened ELU's scalar tail; weight norm is computed once per forward. Two stages: at three, the
+    first input's stage-2 convs are small enough for PyTorch's native backend, which the chunks do not
+    reproduce, so that call rightly falls back (test_module_path_where_it_does_not_apply)."""
     monkeypatch.setattr(ce, "CHUNK_SAMPLES", 640)
+    monkeypatch.setattr(ce, "STAGES", 2)
     enc = _encoder(channels, "reflect", wn)
     with torch.no_grad():
         for B, T in [(1, 4001), (3, 6403), (2, 9999)]:
@@ -144,8 +151,15 @@ def test_module_path_where_it_does_not_apply(monkeypatch, calls):
         assert ce.early_stages(enc, x, torch.tensor([6400, 3000])) == (None, 0)  # ragged batch
         assert ce.early_stages(enc, x.double()) == (None, 0)
         assert ce.early_stages(enc, x[..., :600]) == (None, 0)  # shorter than two chunks
+        small = SEANetEncoder(channels=8, dimension=16, end_padding="reflect", weight_norm=False).eval()
+        assert ce.early_stages(small, torch.randn(1, 1, 4001)) == (None, 0)  # a conv on the native backend
     assert ce.early_stages(enc, x) == (None, 0)  # autograd on
-    assert calls == [False] * 5
+    from uniaudio import allocator
+
+    monkeypatch.setattr(allocator, "_applied", True)  # keep_freed_memory() took effect: chunks do not pay
+    with torch.no_grad():
+        assert ce.early_stages(enc, x) == (None, 0)
+    assert calls == [False] * 7
 
 
 def test_self_check_falls_back(monkeypatch, caplog, calls):
