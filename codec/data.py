@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,20 +70,11 @@ def collect_items(data: str | Path) -> tuple[list[AudioItem], list[Skipped]]:
         for line in uris.read_text(s).splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
-                items.append(AudioItem(_entry_uri(line.split()[0], s)))
+                items.append(AudioItem(uris.resolve(line.split()[0], uris.parent(s))))
         return items, []
     if suffix in {".yaml", ".yml"}:
         return _items_from_spec(s)
     raise UserFacingError(f"--data {data}: expected a dataset spec (.yaml), a folder of audio, or a .txt list of paths")
-
-
-def _entry_uri(entry: str, list_uri: str) -> str:
-    """A list entry as a URI: absolute paths and URIs as they are, relative ones against the list's folder."""
-    if uris.scheme(entry) or os.path.isabs(entry):
-        return entry
-    if uris.is_remote(list_uri):
-        return uris.join(uris.parent(list_uri), entry)
-    return str((Path(uris.local_path(list_uri)).parent / entry).resolve())
 
 
 def _items_from_spec(path: str) -> tuple[list[AudioItem], list[Skipped]]:

@@ -21,7 +21,6 @@ job starts, with a :class:`~uniaudio.config.ConfigError` naming the dataset and 
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -128,19 +127,8 @@ def load_dataset_spec(path: str | Path, overrides: list[str] | tuple[str, ...] =
     ``root`` becomes absolute against the file's folder (or prefix)."""
     # Not load_config: DatasetSpec raises ConfigError itself, which load_config would wrap a second time.
     spec = DatasetSpec(**apply_overrides(read_yaml(path), overrides))
-    remote = uris.is_remote(path)
-    base = uris.parent(path) if remote else os.path.dirname(os.path.abspath(uris.local_path(path)))
+    base = uris.parent(path) if uris.is_remote(path) else os.path.dirname(os.path.abspath(uris.local_path(path)))
     for entry in spec.datasets:
-        root = os.path.expanduser(entry.root)
-        if "://" not in root and not os.path.isabs(root):
-            root = _join_remote(base, root) if remote else os.path.normpath(os.path.join(base, root))
-        entry.root = root
+        entry.root = uris.resolve(os.path.expanduser(entry.root), base)
     return spec
 
-
-def _join_remote(base: str, rel: str) -> str:
-    """``s3://b/specs`` + ``../audio`` -> ``s3://b/audio`` (object keys have no ``..``)."""
-    head, _, key = base.partition("://")
-    bucket, _, prefix = key.partition("/")
-    joined = posixpath.normpath(posixpath.join("/" + prefix, rel)).lstrip("/")
-    return f"{head}://{bucket}/{joined}" if joined else f"{head}://{bucket}"

@@ -63,6 +63,24 @@ def join(uri: str | os.PathLike, *parts: str) -> str:
     return os.path.join(local_path(s), *parts)
 
 
+def resolve(ref: str, folder: str | os.PathLike) -> str:
+    """``ref`` as written in a file that lives in ``folder``: a URI or an absolute path as it is, a
+    relative one against ``folder`` with ``..`` folded (object keys have no ``..``).
+
+    >>> resolve("../audio/a.wav", "s3://b/specs"), resolve("x.wav", "/data/lists"), resolve("gs://c/y", "/d")
+    ('s3://b/audio/a.wav', '/data/lists/x.wav', 'gs://c/y')
+    """
+    if scheme(ref) or os.path.isabs(ref):
+        return ref
+    base = str(folder)
+    if not is_remote(base):
+        return os.path.normpath(os.path.join(os.path.abspath(local_path(base)), ref))
+    head, _, key = base.partition("://")
+    bucket, _, prefix = key.partition("/")
+    joined = posixpath.normpath(posixpath.join("/" + prefix, ref)).lstrip("/")
+    return f"{head}://{bucket}/{joined}" if joined else f"{head}://{bucket}"
+
+
 def parent(uri: str | os.PathLike) -> str:
     s = str(uri).rstrip("/")
     if is_remote(s):
