@@ -13,42 +13,18 @@ State lives in the server's memory: stopping it drops every bucket.
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import sys
-import time
 import urllib.request
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-from infra.local._procs import (
-    LOOPBACK,
-    InfraError,
-    child_env,
-    free_ports,
-    http_get,
-    port_open,
-    read_json,
-    session_pids,
-    spawn_session,
-    stop_sessions,
-    wait_until,
-    write_json_atomic,
-)
+from infra.local._procs import InfraError, http_get
+from infra.local._store_server import StoreServer, StoreServerInfo
 
 STATE_FILE = "s3.json"
 ACCESS_KEY, SECRET_KEY, REGION = "uniaudio-test", "uniaudio-test-secret", "us-east-1"
 
 
 @dataclass
-class S3ServerInfo:
-    state_dir: str
-    endpoint: str  # http://127.0.0.1:PORT
-    port: int
-    sid: int
-    log: str
-    started_at: float = 0.0
-
+class S3ServerInfo(StoreServerInfo):
     def client_env(self) -> dict[str, str]:
         """The standard AWS variables every S3 client here reads (pyarrow, delta-rs, boto3)."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -68,70 +44,26 @@ class S3ServerInfo:
         return f"s3://{name}"
 
 
-def _state_path(state_dir) -> Path:
-    return Path(state_dir) / STATE_FILE
+
+SERVER = StoreServer(S3ServerInfo, "S3 server", "moto_server", "install the dev extras (moto[server])", STATE_FILE,
+                     lambda host, port: ["-H", host, "-p", str(port)])
 
 
 def load_s3(state_dir) -> S3ServerInfo:
-    return S3ServerInfo(**read_json(_state_path(state_dir), "S3 server"))
+    return SERVER.load(state_dir)
 
 
 def start_s3(state_dir, port: int | None = None, timeout: float = 60.0) -> S3ServerInfo:
     """Start the server (bound to 127.0.0.1 only) and wait until it answers."""
-    state = Path(state_dir)
-    state.mkdir(parents=True, exist_ok=True)
-    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    if exe is None:
-        raise InfraError("moto_server not found next to this interpreter: install the dev extras (moto[server])")
-    port = port or free_ports(1)[0]
-    if port_open(port):
-        raise InfraError(f"port {port} on {LOOPBACK} is taken")
-    log = state / "s3.log"
-    proc = spawn_session([exe, "-H", LOOPBACK, "-p", str(port)], child_env({}), log, cwd=str(state))
-    info = S3ServerInfo(str(state), f"http://{LOOPBACK}:{port}", port, proc.pid, str(log), time.time())
-    try:
-        wait_until(info.healthy, timeout, f"S3 server on port {port}", proc=proc, log=log)
-    except InfraError:
-        stop_sessions([proc.pid], grace=2.0)
-        raise
-    write_json_atomic(_state_path(state), asdict(info))
-    return info
+    return SERVER.start(state_dir, port, timeout)
 
 
 def stop_s3(state_dir) -> list[int]:
-    info = load_s3(state_dir)
-    pids = stop_sessions([info.sid], grace=5.0)
-    _state_path(state_dir).unlink(missing_ok=True)
-    return pids
+    return SERVER.stop(state_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m infra.local.s3_server", description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["start", "stop", "status", "env"])
-    ap.add_argument("--state-dir", required=True)
-    ap.add_argument("--port", type=int)
-    ap.add_argument("--bucket", action="append", default=[], help="create this bucket after start (repeatable)")
-    a = ap.parse_args(argv)
-    try:
-        if a.action == "start":
-            info = start_s3(a.state_dir, a.port)
-            for b in a.bucket:
-                info.make_bucket(b)
-            print(f"S3 endpoint {info.endpoint} (pid {info.sid}); buckets: {', '.join(a.bucket) or 'none'}")
-        elif a.action == "stop":
-            print(f"stopped {len(stop_s3(a.state_dir))} process(es)")
-        elif a.action == "status":
-            info = load_s3(a.state_dir)
-            up = info.healthy()
-            print(f"{info.endpoint}: {'up' if up else 'DOWN'} ({len(session_pids(info.sid))} process(es))")
-            return 0 if up else 1
-        else:
-            for k, v in load_s3(a.state_dir).client_env().items():
-                print(f"export {k}={v}")
-    except InfraError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return SERVER.main(argv, "python -m infra.local.s3_server", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
