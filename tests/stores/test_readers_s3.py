@@ -1,6 +1,6 @@
-"""Every dataset reader on an ``s3://`` root: the same rows and problems as on the local folder, rows
-pointing into the bucket, audio decoded from the bucket, stable fingerprints, and a bad row quarantined
-in an S3 token store's quarantine."""
+"""Every dataset reader on an ``s3://`` and a ``gs://`` root: the same rows and problems as on the local
+folder, rows pointing into the bucket, audio decoded from the bucket, stable fingerprints, and a bad row
+quarantined in an S3 token store's quarantine (on GCS: tests/stores/test_readers_gcs.py)."""
 
 from __future__ import annotations
 
@@ -86,12 +86,12 @@ def _read(root, reader, tasks, options):
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
-def test_reader_on_s3_root_matches_local(reader, s3_bucket, tmp_path):
+def test_reader_on_a_bucket_root_matches_local(reader, remote_bucket, tmp_path):
     build, tasks = READERS[reader]
     local = tmp_path / "root"
     local.mkdir()
     options = build(local)
-    remote = f"{s3_bucket}/datasets/{reader}"
+    remote = f"{remote_bucket}/datasets/{reader}"
     uris.upload_dir(local, remote)
     want, got = _read(local, reader, tasks, options), _read(remote, reader, tasks, options)
     assert got.rows and [r.utt_id for r in got.rows] == [r.utt_id for r in want.rows]
