@@ -226,12 +226,27 @@ def _published(args: argparse.Namespace) -> None:
     ``keep_freed_memory()`` (what ``uniaudio codec encode`` and the tokenization actors apply)."""
     from uniaudio import allocator
 
-    fields = []
+    fields = [f"host_sgemm_gmacs={host_sgemm_gmacs():.1f}"]
     if allocator.applied() is None:
         fields += _published_fields(args, "defalloc_", "glibc default allocator")
     allocator.keep_freed_memory()
     fields += _published_fields(args, "", "keep_freed_memory()")
     print("BENCH codec_encode_vs_published " + " ".join(fields))
+
+
+def host_sgemm_gmacs() -> float:
+    """Single-thread fp32 GEMM rate of this host (1024^3 ``torch.mm``, best of 5), printed with the ratios:
+    the same code gives different ratios on hosts of different speed (docs/CODEC.md "Encode speed")."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(5))
+    return 1024**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.process_time()  # CPU time, like every other figure here
+    fn()
+    return time.process_time() - t0
 
 
 def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list[str]:
@@ -250,9 +265,11 @@ def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list
                    f"{b}_plan_vs_module={r['ours'] / r['before']:.2f}", f"{b}_module_xrt={r['before']:.1f}",
                    f"{b}_plan_xrt={r['ours']:.1f}", f"{b}_published_xrt={r['published']:.1f}",
                    f"{b}_code_diffs={r['diff_vs_published']}/{r['codes']}",
+                   f"{b}_module_code_diffs={r['diff_before_vs_published']}/{r['codes']}",
                    f"{b}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
                    f"{b}_unchunked_xrt={r['unchunked']:.1f}", f"{b}_chunked_bitwise={r['chunked_bitwise']}"]
     return fields
+
 
 if __name__ == "__main__":
     main()
