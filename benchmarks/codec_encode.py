@@ -238,15 +238,7 @@ def host_sgemm_gmacs() -> float:
     """Single-thread fp32 GEMM rate of this host (1024^3 ``torch.mm``, best of 5), printed with the ratios:
     the same code gives different ratios on hosts of different speed (docs/CODEC.md "Encode speed")."""
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(5))
-    return 1024**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    t0 = time.process_time()  # CPU time, like every other figure here
-    fn()
-    return time.process_time() - t0
+    return 1024**3 / _cpu_time(lambda: torch.mm(a, b), 5) / 1e9
 
 
 def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list[str]:
