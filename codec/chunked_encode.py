@@ -60,7 +60,7 @@ _elu_width: int | None = None
 
 
 def elu_vector_width() -> int:
-    """Values per iteration of PyTorch's vectorised ELU loop (16 with AVX2); 1 if the scalar tail
+    """Values per iteration of PyTorch's vectorised ELU loop (16 with AVX2, 32 with AVX-512); 1 if the scalar tail
     formula never differs from the vector one on this build."""
     global _elu_width
     if _elu_width is None:

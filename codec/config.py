@@ -81,7 +81,10 @@ class QuantizerConfig(ConfigBase):
     epsilon: float = Field(1e-5, gt=0.0)
     kmeans_iters: int = Field(50, ge=0, description="0 = initialise codes from random frames")
     kmeans_max_frames: int = Field(10_000, ge=1, description="frames gathered over all ranks for k-means")
-    dead_threshold: float = Field(2.0, ge=0.0, description="EMA usage below which a code is restarted")
+    dead_threshold: float = Field(2.0, ge=0.0, description="EMA usage (frames) below which a code is restarted")
+    dead_fraction: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "> 0: restart codes whose EMA usage is below this fraction of the mean usage (independent of the "
+        "frames per step); 0: use dead_threshold (published)"))
     commitment_weight: float = Field(1.0, ge=0.0)
 
 
@@ -188,6 +191,29 @@ class CodecConfig(ConfigBase):
     loss: LossConfig = LossConfig()
     train: TrainConfig = TrainConfig()
 
+    def dead_code_warning(self, world_size: int = 1) -> str | None:
+        """Why an absolute ``quantizer.dead_threshold`` will restart nearly every code at every step, or None.
+
+        A code's EMA usage settles near the frames one step sees (all ranks) / codebook size; below the
+        threshold it is restarted, so a threshold above that mean makes the codebooks the last batch's
+        frames. ``dead_fraction`` (recipe 2) is relative to the mean usage and never does this.
+
+        >>> preset("paper").dead_code_warning(world_size=1) is not None   # 8 x 2 s at 50 Hz: 0.78 per code
+        True
+        >>> preset("paper").dead_code_warning(world_size=8) is None, preset("tiny").dead_code_warning() is None
+        (True, True)
+        """
+        q, t = self.quantizer, self.train
+        if q.kind != "euclidean" or q.dead_fraction > 0:
+            return None
+        frames = t.batch_size * world_size * (t.crop_min_s + t.crop_max_s) / 2 * self.model.frame_rate
+        mean_usage = frames / q.codebook_size
+        if q.dead_threshold <= mean_usage:
+            return None
+        return (f"quantizer.dead_threshold={q.dead_threshold:g} is above the mean code usage per step "
+                f"({frames:.0f} frames / {q.codebook_size} codes = {mean_usage:.2f}): nearly every code will be "
+                "restarted at every step; set quantizer.dead_fraction (e.g. 0.05) or a larger batch")
+
     @model_validator(mode="after")
     def _consistent(self) -> "CodecConfig":
         n_q = self.quantizer.n_q
@@ -217,10 +243,13 @@ def _tiny_model() -> dict:
     )
 
 
-def _ours(loss: dict, train: TrainConfig) -> LossConfig:
+def _ours(loss: dict, train: TrainConfig, quantizer: QuantizerConfig) -> LossConfig:
     """Recipe 2 (DAC/EnCodec-style): multi-scale log-mel L1 + waveform L1 + MPD/MRD adversarial and
-    feature matching, no single-resolution / sub-band STFT losses, quantizer dropout 0.5."""
+    feature matching, no single-resolution / sub-band STFT losses, quantizer dropout 0.5, dead codes
+    judged relative to the mean usage (the published absolute threshold of 2 frames restarts nearly
+    every code at every step when a step sees fewer than ~2 frames per code: docs/CODEC.md)."""
     train.quantizer_dropout = 0.5
+    quantizer.dead_fraction = 0.05
     base = dict(mel=0.0, multi_resolution_stft=0.0, subband_stft=0.0, multi_mel=15.0, waveform=2.0,
                 feature_matching=4.0, adversarial=1.0)
     return LossConfig(**{**base, **loss})
@@ -235,7 +264,7 @@ def _tiny() -> CodecConfig:
     kw["train"].crop_min_s, kw["train"].crop_max_s = 0.5, 0.8
     disc = DiscriminatorConfig(kinds=["mpd", "mrd"], mpd_periods=[2, 3, 5, 7, 11], mpd_channels=[8, 16, 32, 32],
                                mrd_windows=[256], mrd_channels=8, segment_s=0.25)
-    loss = _ours(dict(multi_mel_windows=[64, 256, 1024], multi_mel_bins=[10, 40, 80]), kw["train"])
+    loss = _ours(dict(multi_mel_windows=[64, 256, 1024], multi_mel_bins=[10, 40, 80]), kw["train"], kw["quantizer"])
     return CodecConfig(disc=disc, loss=loss, **kw)
 
 
@@ -246,8 +275,9 @@ def _tiny_paper() -> CodecConfig:
 
 def _default() -> CodecConfig:
     """Recipe 2 at the published model size (the CPU default of ``codec train``)."""
-    train = TrainConfig()
-    return CodecConfig(disc=DiscriminatorConfig(kinds=["mpd", "mrd"]), loss=_ours({}, train), train=train)
+    train, quantizer = TrainConfig(), QuantizerConfig()
+    return CodecConfig(disc=DiscriminatorConfig(kinds=["mpd", "mrd"]), loss=_ours({}, train, quantizer), train=train,
+                       quantizer=quantizer)
 
 
 def _gpu() -> CodecConfig:

@@ -46,7 +46,8 @@ class CodecModel(nn.Module):
             self.quantizer = FactorizedResidualVQ(m.dimension, q.n_q, q.codebook_size, q.code_dim, seed=cfg.train.seed)
         else:
             self.quantizer = ResidualVQ(m.dimension, q.n_q, q.codebook_size, q.decay, q.epsilon, q.kmeans_iters,
-                                        q.kmeans_max_frames, q.dead_threshold, seed=cfg.train.seed)
+                                        q.kmeans_max_frames, q.dead_threshold, seed=cfg.train.seed,
+                                        dead_fraction=q.dead_fraction)
         self.hop_length = m.hop_length
 
     @classmethod

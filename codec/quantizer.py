@@ -54,10 +54,11 @@ class EuclideanCodebook(nn.Module):
 
     def __init__(self, dim: int, codebook_size: int, decay: float = 0.99, epsilon: float = 1e-5,
                  kmeans_iters: int = 50, kmeans_max_frames: int = 10_000, dead_threshold: float = 2.0,
-                 seed: int = 0):
+                 seed: int = 0, dead_fraction: float = 0.0):
         super().__init__()
         self.decay, self.epsilon, self.size = decay, epsilon, codebook_size
         self.kmeans_iters, self.kmeans_max_frames, self.dead_threshold = kmeans_iters, kmeans_max_frames, dead_threshold
+        self.dead_fraction = dead_fraction
         self.seed = seed
         self.register_buffer("inited", torch.zeros(()))
         self.register_buffer("rng_counter", torch.zeros((), dtype=torch.long))
@@ -101,10 +102,20 @@ class EuclideanCodebook(nn.Module):
         smoothed = (self.cluster_size + self.epsilon) / (total + self.size * self.epsilon) * total
         self.embed.copy_(self.embed_avg / smoothed.unsqueeze(1))
 
+    def dead_limit(self) -> float:
+        """EMA usage below which a code is dead: ``dead_fraction`` of the mean usage when that is set,
+        else the absolute ``dead_threshold`` (published: 2 frames). The mean EMA usage of a code is the
+        frames per step (all ranks) / codebook size, so an absolute threshold above it (2 > 130 / 1024 for
+        the tiny preset's batch) marks nearly every code dead and restarts it at every step."""
+        if self.dead_fraction > 0:
+            return self.dead_fraction * float(self.cluster_size.sum()) / self.size
+        return self.dead_threshold
+
     @torch.no_grad()
     def _restart_dead(self, x: torch.Tensor) -> int:
-        """Replace codes whose EMA usage fell below the threshold by frames of the current batch."""
-        dead = self.cluster_size < self.dead_threshold
+        """Replace codes whose EMA usage fell below :meth:`dead_limit` by frames of the current batch."""
+        limit = self.dead_limit()
+        dead = self.cluster_size < limit
         n_dead = int(dead.sum())  # identical on every rank: the statistics were all-reduced
         if n_dead == 0:
             return 0
@@ -116,8 +127,8 @@ class EuclideanCodebook(nn.Module):
         self.embed[dead] = new
         # a consistent EMA state "threshold worth of mass at the new vector", so the EMA update below
         # does not pull the restarted code back to its stale average
-        self.cluster_size[dead] = self.dead_threshold
-        self.embed_avg[dead] = new * self.dead_threshold
+        self.cluster_size[dead] = limit
+        self.embed_avg[dead] = new * limit
         return n_dead
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -149,12 +160,12 @@ class ResidualVQ(nn.Module):
 
     def __init__(self, dim: int, n_q: int = 12, codebook_size: int = 1024, decay: float = 0.99,
                  epsilon: float = 1e-5, kmeans_iters: int = 50, kmeans_max_frames: int = 10_000,
-                 dead_threshold: float = 2.0, seed: int = 0):
+                 dead_threshold: float = 2.0, seed: int = 0, dead_fraction: float = 0.0):
         super().__init__()
         self.n_q, self.codebook_size, self.dim = n_q, codebook_size, dim
         self.layers = nn.ModuleList(
             EuclideanCodebook(dim, codebook_size, decay, epsilon, kmeans_iters, kmeans_max_frames,
-                              dead_threshold, seed=seed * 100 + i)
+                              dead_threshold, seed=seed * 100 + i, dead_fraction=dead_fraction)
             for i in range(n_q)
         )
 

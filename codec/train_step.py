@@ -20,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from codec import distrib
 from codec.config import CodecConfig, TrainConfig
 from codec.discriminator import Discriminators
 from codec.losses import (ReconstructionLoss, discriminator_loss, feature_matching_loss,
@@ -90,6 +92,8 @@ class CodecTrainer:
 
     def __init__(self, cfg: CodecConfig, device: torch.device | str = "cpu", ddp: bool = False):
         self.cfg, self.device = cfg, torch.device(device)
+        if (why := cfg.dead_code_warning(distrib.world_size())) and distrib.rank() == 0:
+            warnings.warn(why, stacklevel=2)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.generator = CodecModel(cfg).to(self.device)
         self.disc = Discriminators.from_config(cfg).to(self.device)

@@ -56,6 +56,15 @@ def _encoder(channels: int, end_padding: str, wn: bool = False) -> SEANetEncoder
     return SEANetEncoder(channels=channels, dimension=16, end_padding=end_padding, weight_norm=wn).eval()
 
 
+def _chunk(samples: int, stages: int) -> int:
+    """``samples``, or more where this CPU's ELU vector width needs it: every chunk must hold at least one
+    vector of the last chunked stage (16 values with AVX2, 32 with AVX-512), else the path steps aside."""
+    hop = 1
+    for s in _encoder(4, "zeros").strides[:stages]:
+        hop *= s
+    return max(samples, ce.elu_vector_width() * hop)
+
+
 LENGTHS = [100, 321, 1280, 2047, 2560, 5120, 7043, 9600, 12345]
 
 
@@ -63,7 +72,7 @@ LENGTHS = [100, 321, 1280, 2047, 2560, 5120, 7043, 9600, 12345]
 @pytest.mark.parametrize("stages,chunk", [(2, 512), (3, 800), (2, 8192)])
 def test_latents_bitwise_equal(monkeypatch, calls, end_padding, stages, chunk):
     monkeypatch.setattr(ce, "STAGES", stages)
-    monkeypatch.setattr(ce, "CHUNK_SAMPLES", chunk)
+    monkeypatch.setattr(ce, "CHUNK_SAMPLES", _chunk(chunk, stages))
     enc = _encoder(4, end_padding)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -98,7 +107,7 @@ def test_ragged_tails_and_weight_norm(monkeypatch, calls, channels, wn):
 
 def test_batch_16_uses_onednn_for_1x1(monkeypatch, calls):
     """At batch >= 16 PyTorch runs even unstrided 1x1 convs on oneDNN; per-item chunks must follow."""
-    monkeypatch.setattr(ce, "CHUNK_SAMPLES", 640)
+    monkeypatch.setattr(ce, "CHUNK_SAMPLES", _chunk(640, ce.STAGES))
     enc = _encoder(4, "zeros")
     x = torch.randn(16, 1, 3200)
     with torch.no_grad():
@@ -163,7 +172,7 @@ def test_module_path_where_it_does_not_apply(monkeypatch, calls):
 
 
 def test_self_check_falls_back(monkeypatch, caplog, calls):
-    monkeypatch.setattr(ce, "CHUNK_SAMPLES", 640)
+    monkeypatch.setattr(ce, "CHUNK_SAMPLES", _chunk(640, ce.STAGES))
     enc = _encoder(4, "reflect")
     real = ce.module_early_stages
     monkeypatch.setattr(ce, "module_early_stages", lambda *a: real(*a) + 1e-7)  # a build whose values differ

@@ -64,6 +64,28 @@ def test_dead_codes_are_restarted_near_the_data(speech_latents):
     assert (cb.cluster_size[far] >= 0.99 - 1e-6).all()
 
 
+def test_small_batches_thrash_an_absolute_dead_threshold_not_a_relative_one(speech_latents):
+    """128 frames per step over 256 codes: the mean EMA usage is 0.5 frames, below the published
+    absolute threshold of 2, so that rule restarts nearly every code at every step (the codebook is
+    the last batch's frames); the relative rule (5 % of the mean usage) restarts only unused codes,
+    and its codebooks quantize the data far better."""
+    z = speech_latents
+    D, F = z.shape[1], z.shape[2]
+    restarts, errors = {}, {}
+    for frac in (0.0, 0.05):
+        torch.manual_seed(0)
+        rvq = ResidualVQ(dim=D, n_q=2, codebook_size=256, kmeans_iters=5, dead_threshold=2.0, dead_fraction=frac)
+        gen = torch.Generator().manual_seed(0)
+        r = [rvq(z[:, :, torch.randint(F, (128,), generator=gen)]).restarted for _ in range(200)]
+        restarts[frac] = sum(r[-50:]) / 50 / 2  # per codebook and step, at the end
+        rvq.eval()
+        errors[frac] = float((rvq.decode(rvq.encode(z, 2)) - z).square().mean() / z.var())
+        if frac:
+            assert rvq.layers[0].dead_limit() <= 0.05 * 128 / 256 * 1.01
+    assert restarts[0.0] > 0.8 * 256 and restarts[0.05] < 0.05 * 256, restarts
+    assert errors[0.05] < 0.5 * errors[0.0], errors
+
+
 def test_straight_through_and_commitment(speech_latents):
     z = speech_latents[:, :, :200].clone().requires_grad_(True)
     rvq = ResidualVQ(dim=z.shape[1], n_q=3, codebook_size=16, kmeans_iters=2)
