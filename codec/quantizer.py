@@ -104,9 +104,8 @@ class EuclideanCodebook(nn.Module):
 
     def dead_limit(self) -> float:
         """EMA usage below which a code is dead: ``dead_fraction`` of the mean usage when that is set,
-        else the absolute ``dead_threshold`` (published: 2 frames). The mean EMA usage of a code is the
-        frames per step (all ranks) / codebook size, so an absolute threshold above it (2 > 130 / 1024 for
-        the tiny preset's batch) marks nearly every code dead and restarts it at every step."""
+        else the absolute ``dead_threshold`` (published: 2 frames; why that can restart every code at every
+        step: :meth:`codec.config.CodecConfig.dead_code_warning`)."""
         if self.dead_fraction > 0:
             return self.dead_fraction * float(self.cluster_size.sum()) / self.size
         return self.dead_threshold
@@ -125,7 +124,7 @@ class EuclideanCodebook(nn.Module):
         new = pool[torch.randint(pool.shape[0], (n_dead,), generator=gen).to(x.device)]
         distrib.broadcast_(new)
         self.embed[dead] = new
-        # a consistent EMA state "threshold worth of mass at the new vector", so the EMA update below
+        # a consistent EMA state "the dead limit's worth of mass at the new vector", so the EMA update below
         # does not pull the restarted code back to its stale average
         self.cluster_size[dead] = limit
         self.embed_avg[dead] = new * limit

@@ -5,6 +5,7 @@ published layout and the project's presets; and the path must step aside where i
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 import torch
@@ -59,10 +60,7 @@ def _encoder(channels: int, end_padding: str, wn: bool = False) -> SEANetEncoder
 def _chunk(samples: int, stages: int) -> int:
     """``samples``, or more where this CPU's ELU vector width needs it: every chunk must hold at least one
     vector of the last chunked stage (16 values with AVX2, 32 with AVX-512), else the path steps aside."""
-    hop = 1
-    for s in _encoder(4, "zeros").strides[:stages]:
-        hop *= s
-    return max(samples, ce.elu_vector_width() * hop)
+    return max(samples, ce.elu_vector_width() * math.prod(_encoder(4, "zeros").strides[:stages]))
 
 
 LENGTHS = [100, 321, 1280, 2047, 2560, 5120, 7043, 9600, 12345]

@@ -18,7 +18,6 @@ def test_shortest_crop_holds_the_discriminator_segment_and_every_mel_window(name
         assert max(cfg.loss.multi_mel_windows) <= shortest
 
 
-
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_recipe_2_presets_never_thrash_their_codebooks_and_the_trainer_says_when_one_would(name):
     """Recipe 2 judges dead codes relative to the mean usage; the published absolute threshold at a
