@@ -243,16 +243,18 @@ def _tiny_model() -> dict:
     )
 
 
-def _ours(loss: dict, train: TrainConfig, quantizer: QuantizerConfig) -> LossConfig:
-    """Recipe 2 (DAC/EnCodec-style): multi-scale log-mel L1 + waveform L1 + MPD/MRD adversarial and
-    feature matching, no single-resolution / sub-band STFT losses, quantizer dropout 0.5, dead codes
-    judged relative to the mean usage (the published absolute threshold of 2 frames restarts nearly
-    every code at every step when a step sees fewer than ~2 frames per code: docs/CODEC.md)."""
-    train.quantizer_dropout = 0.5
-    quantizer.dead_fraction = 0.05
+def _recipe2(cfg: CodecConfig, **loss) -> CodecConfig:
+    """Recipe 2 (DAC/EnCodec-style) applied to ``cfg``: multi-scale log-mel L1 + waveform L1 + MPD/MRD
+    adversarial and feature matching, no single-resolution / sub-band STFT losses, quantizer dropout 0.5,
+    dead codes judged relative to the mean usage (the published absolute threshold of 2 frames restarts
+    nearly every code at every step when a step sees fewer than ~2 frames per code: docs/CODEC.md).
+    ``loss`` overrides fields of the recipe's loss weights."""
+    cfg.train.quantizer_dropout = 0.5
+    cfg.quantizer.dead_fraction = 0.05
     base = dict(mel=0.0, multi_resolution_stft=0.0, subband_stft=0.0, multi_mel=15.0, waveform=2.0,
                 feature_matching=4.0, adversarial=1.0)
-    return LossConfig(**{**base, **loss})
+    cfg.loss = LossConfig(**{**base, **loss})
+    return cfg
 
 
 def _tiny() -> CodecConfig:
@@ -264,8 +266,7 @@ def _tiny() -> CodecConfig:
     kw["train"].crop_min_s, kw["train"].crop_max_s = 0.5, 0.8
     disc = DiscriminatorConfig(kinds=["mpd", "mrd"], mpd_periods=[2, 3, 5, 7, 11], mpd_channels=[8, 16, 32, 32],
                                mrd_windows=[256], mrd_channels=8, segment_s=0.25)
-    loss = _ours(dict(multi_mel_windows=[64, 256, 1024], multi_mel_bins=[10, 40, 80]), kw["train"], kw["quantizer"])
-    return CodecConfig(disc=disc, loss=loss, **kw)
+    return _recipe2(CodecConfig(disc=disc, **kw), multi_mel_windows=[64, 256, 1024], multi_mel_bins=[10, 40, 80])
 
 
 def _tiny_paper() -> CodecConfig:
@@ -275,9 +276,7 @@ def _tiny_paper() -> CodecConfig:
 
 def _default() -> CodecConfig:
     """Recipe 2 at the published model size (the CPU default of ``codec train``)."""
-    train, quantizer = TrainConfig(), QuantizerConfig()
-    return CodecConfig(disc=DiscriminatorConfig(kinds=["mpd", "mrd"]), loss=_ours({}, train, quantizer), train=train,
-                       quantizer=quantizer)
+    return _recipe2(CodecConfig(disc=DiscriminatorConfig(kinds=["mpd", "mrd"])))
 
 
 def _gpu() -> CodecConfig:
