@@ -14,6 +14,12 @@ SI-SNR, PESQ, STOI) gives a learning curve; at the end every metric of :mod:`cod
 the resynthesized held-out speech. Prints one ``BENCH codec_learning`` line per recipe and a
 ``BENCH codec_learning_ratio`` line (recipe 2 vs recipe 1), plus ``BENCH codec_step`` (CPU-s per step
 and the generator / discriminator split).
+
+``--variant LABEL:KEY=VALUE`` (repeatable; repeat a label for several overrides) adds an arm: recipe 2 with
+its ``--set`` overrides and these, on the same split and budget, concurrently; it gets its own
+``BENCH codec_learning ... arm=LABEL`` and ratio lines (vs recipe 1)::
+
+    python benchmarks/codec_learning.py --corpus DEMO_CORPUS --cpu-minutes 20 --variant lr3:train.lr=3e-3
 """
 
 from __future__ import annotations
@@ -132,6 +138,39 @@ def worker(args) -> None:
     (out / "result.json").write_text(json.dumps(res, indent=1))
 
 
+def plan_arms(recipes: list[str], sets: list[str], variants: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """``{label: (preset, overrides)}``: the two recipes under their own names, then each variant (recipe 2
+    with its overrides plus the variant's).
+
+    >>> plan_arms(["tiny_paper", "tiny"], ["tiny:train.lr=2e-3"], ["lr3:train.lr=3e-3", "lr3:loss.waveform=0"])
+    {'tiny_paper': ('tiny_paper', []), 'tiny': ('tiny', ['train.lr=2e-3']), 'lr3': ('tiny', ['train.lr=2e-3', 'train.lr=3e-3', 'loss.waveform=0'])}
+    >>> plan_arms(["tiny_paper", "tiny"], [], ["tiny:train.lr=3e-3"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --variant 'tiny:train.lr=3e-3': the label must differ from the recipes and be a plain name (letters, digits, _ - .)
+    """
+    if len(recipes) != 2:
+        raise ValueError(f"--recipes takes two presets (recipe 1, recipe 2), got {recipes}")
+    for s in sets + variants:
+        if ":" not in s or "=" not in s.split(":", 1)[1]:
+            raise ValueError(f"{s!r}: expected NAME:KEY=VALUE")
+    arms = {r: (r, [s.split(":", 1)[1] for s in sets if s.split(":", 1)[0] == r]) for r in recipes}
+    for v in variants:
+        label, kv = v.split(":", 1)
+        if label in recipes or not label or not all(c.isalnum() or c in "_-." for c in label) or label[0] == ".":
+            raise ValueError(f"--variant {v!r}: the label must differ from the recipes and be a plain name "
+                             "(letters, digits, _ - .)")
+        arms.setdefault(label, (recipes[1], list(arms[recipes[1]][1])))[1].append(kv)
+    return arms
+
+
+def _ratio_line(name: str, a: dict, b: dict) -> str:
+    return (f"BENCH codec_learning_ratio {name} mel_distance_ratio={b['mel_distance'] / a['mel_distance']:.3f} "
+            f"stft_distance_ratio={b['stft_distance'] / a['stft_distance']:.3f} si_snr_gain_db={b['si_snr'] - a['si_snr']:.2f} "
+            f"pesq_gain={b.get('pesq', 0) - a.get('pesq', 0):.3f} stoi_gain={b.get('stoi', 0) - a.get('stoi', 0):.3f} "
+            f"wer_change={b.get('wer', 0) - a.get('wer', 0):.3f}")
+
+
 def _fmt(res: dict) -> str:
     f = res["final"]
     keys = ["mel_distance", "stft_distance", "si_snr", "pesq", "stoi", "wer"]
@@ -177,6 +216,8 @@ def main() -> None:
     ap.add_argument("--cpu-minutes", type=float, default=12.0, help="CPU budget per recipe")
     ap.add_argument("--set", action="append", default=[], metavar="RECIPE:KEY=VALUE",
                     help="override a field of one recipe, e.g. tiny:loss.waveform=2")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE",
+                    help="an extra arm: recipe 2 plus this override (repeat a label for several), e.g. lr3:train.lr=3e-3")
     ap.add_argument("--eval-speech", type=int, default=8)
     ap.add_argument("--eval-other", type=int, default=4, help="held-out music and sound files each")
     ap.add_argument("--eval-max-s", type=float, default=4.0)
@@ -195,33 +236,42 @@ def main() -> None:
         return step_cost(recipes, args.steps)
     if not args.corpus:
         ap.error("--corpus is required (or --step-cost)")
+    from codec.config import CodecConfig, load_config, preset
+    from uniaudio.config import ConfigError
+
+    try:
+        arms = plan_arms(recipes, args.set, args.variant)
+        for name, sets in arms.values():  # a bad preset or override fails here, before any process starts
+            load_config(CodecConfig, overrides=sets, base=preset(name))
+    except (ValueError, ConfigError) as err:
+        ap.error(str(err))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     split = make_split(Path(args.corpus), args.eval_speech, args.eval_other)
     (out / "split.json").write_text(json.dumps(split))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "UNIAUDIO_EVAL_THREADS": "1"}
     procs = []
-    for r in recipes:
-        sets = [s.split(":", 1)[1] for s in args.set if s.split(":", 1)[0] == r]
-        cmd = [sys.executable, __file__, "--worker", r, "--split", str(out / "split.json"), "--out", str(out / r),
+    for label, (name, sets) in arms.items():
+        cmd = [sys.executable, __file__, "--worker", name, "--split", str(out / "split.json"), "--out", str(out / label),
                "--cpu-s", str(args.cpu_minutes * 60), "--eval-max-s", str(args.eval_max_s),
                "--curve-points", str(args.curve_points)]
         cmd += [x for s in sets for x in ("--set", s)]
         procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
-    if any(p.wait() for p in procs):
-        raise SystemExit("a recipe process failed (see its train.log)")
-    res = [json.loads((out / r / "result.json").read_text()) for r in recipes]
+    failed = [label for label, p in zip(arms, procs) if p.wait()]  # every arm ends before the summary
+    if failed:
+        raise SystemExit(f"arm(s) {', '.join(failed)} failed (see {out}/ARM/train.log and the errors above)")
+    res = {label: json.loads((out / label / "result.json").read_text()) for label in arms}
     print(f"# {len(split['train'])} training files, {len(split['eval'])} held out; budget {args.cpu_minutes} CPU-min "
-          f"per recipe; metrics at 3 codebooks")
-    for r in res:
-        print(f"BENCH codec_learning {_fmt(r)}")
+          f"per arm; metrics at 3 codebooks")
+    for label, r in res.items():
+        arm = "" if label in recipes else f" arm={label} overrides={','.join(r['overrides'])}"
+        print(f"BENCH codec_learning {_fmt(r)}{arm}")
         print("#   curve " + " | ".join(f"step {c['step']}: mel {c['mel_distance']:.3f} si_snr {c['si_snr']:.2f}"
                                      for c in r["curve"]))
-    a, b = (x["final"] for x in res)
-    print(f"BENCH codec_learning_ratio {recipes[1]}_vs_{recipes[0]} mel_distance_ratio={b['mel_distance'] / a['mel_distance']:.3f} "
-          f"stft_distance_ratio={b['stft_distance'] / a['stft_distance']:.3f} si_snr_gain_db={b['si_snr'] - a['si_snr']:.2f} "
-          f"pesq_gain={b.get('pesq', 0) - a.get('pesq', 0):.3f} stoi_gain={b.get('stoi', 0) - a.get('stoi', 0):.3f} "
-          f"wer_change={b.get('wer', 0) - a.get('wer', 0):.3f}")
+    base = res[recipes[0]]["final"]
+    for label, r in res.items():
+        if label != recipes[0]:
+            print(_ratio_line(f"{label}_vs_{recipes[0]}", base, r["final"]))
 
 
 if __name__ == "__main__":

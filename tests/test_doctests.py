@@ -1,10 +1,12 @@
 """Every runnable example in the project's docstrings runs in ``make test`` (lhotse style: the docs are
-tested). Modules are found by their ``>>>`` lines, so a new example is picked up without registering it."""
+tested). Modules are found by their ``>>>`` lines, so a new example is picked up without registering it;
+the benchmark scripts' examples run too (loaded by path: ``benchmarks/`` is not a package)."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,16 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+BENCHMARKS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if ">>> " in p.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", BENCHMARKS, ids=lambda p: p.name)
+def test_benchmark_examples(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
