@@ -149,8 +149,8 @@ def plan_arms(recipes: list[str], sets: list[str], variants: list[str]) -> dict[
     ...
     ValueError: --variant 'tiny:train.lr=3e-3': the label must differ from the recipes and be a plain name (letters, digits, _ - .)
     """
-    if len(recipes) != 2:
-        raise ValueError(f"--recipes takes two presets (recipe 1, recipe 2), got {recipes}")
+    if len(recipes) != 2 or recipes[0] == recipes[1]:
+        raise ValueError(f"--recipes takes two different presets (recipe 1, recipe 2), got {recipes}")
     for s in sets + variants:
         if ":" not in s or "=" not in s.split(":", 1)[1]:
             raise ValueError(f"{s!r}: expected NAME:KEY=VALUE")
