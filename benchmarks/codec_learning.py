@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -151,13 +152,13 @@ def plan_arms(recipes: list[str], sets: list[str], variants: list[str]) -> dict[
     """
     if len(recipes) != 2 or recipes[0] == recipes[1]:
         raise ValueError(f"--recipes takes two different presets (recipe 1, recipe 2), got {recipes}")
-    for s in sets + variants:
-        if ":" not in s or "=" not in s.split(":", 1)[1]:
-            raise ValueError(f"{s!r}: expected NAME:KEY=VALUE")
+    bad = next((s for s in sets + variants if not re.fullmatch(r"[^:]+:[^=]+=.*", s)), None)
+    if bad is not None:
+        raise ValueError(f"{bad!r}: expected NAME:KEY=VALUE")
     arms = {r: (r, [s.split(":", 1)[1] for s in sets if s.split(":", 1)[0] == r]) for r in recipes}
     for v in variants:
         label, kv = v.split(":", 1)
-        if label in recipes or not label or not all(c.isalnum() or c in "_-." for c in label) or label[0] == ".":
+        if label in recipes or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", label):  # it names a folder
             raise ValueError(f"--variant {v!r}: the label must differ from the recipes and be a plain name "
                              "(letters, digits, _ - .)")
         arms.setdefault(label, (recipes[1], list(arms[recipes[1]][1])))[1].append(kv)

@@ -29,6 +29,10 @@ def _modules_with_examples() -> list[str]:
 MODULES = _modules_with_examples()
 
 
+def _run_examples(module) -> doctest.TestResults:
+    return doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+
+
 def test_examples_are_found():
     assert len(MODULES) > 50 and "uniaudio.cli.quiet" in MODULES
 
@@ -36,8 +40,7 @@ def test_examples_are_found():
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0
+    assert _run_examples(importlib.import_module(name)).failed == 0
 
 
 BENCHMARKS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if ">>> " in p.read_text(encoding="utf-8"))
@@ -49,5 +52,5 @@ def test_benchmark_examples(path, tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = _run_examples(module)
     assert result.attempted > 0 and result.failed == 0
