@@ -1,15 +1,17 @@
 """Codec encode speed: ``Codec.encode`` (default and opt-in fast_cpu plan) vs. the published SoundStream and PyPI ``encodec``.
 
 Published comparison (``BENCH codec_encode_vs_published``, the issue-18 goal >= 1.5x): a full-size
-SoundStream in the published layout (32 filters, D=256, 12 x 1024; random weights) run as the
+SoundStream in the published layout (32 filters, D=256, 12 x 1024; random weights, calibrated by
+``codec.soundstream_ref.calibrate`` so that its codes follow the input: uncalibrated, every frame gets
+the same code and a code comparison would test nothing) run as the
 published code runs it (:class:`codec.soundstream_ref.ReferenceSoundStream`: weight norm hooks
 unfolded, ``nn.Sequential``, ``F.pad``), against the same weights imported with
 ``codec.published.import_codec`` and encoded by ``Codec.encode`` (the default module path, the same
 arithmetic as before this benchmark existed) and with ``fast_cpu=True`` (the opt-in time-major plan of
-``codec/fast_encode.py``). One process, one
-thread, CPU time, the same allocator setting for all three, ``--repeats`` alternating rounds,
+``codec/fast_encode.py``), and with bf16 autocast. One process, one
+thread, CPU time, the same allocator setting for all, ``--repeats`` alternating rounds,
 median; 1.5 kbps (3 codebooks); batch of one 10 s clip and of 8 x 10 s. It also counts codes that
-differ from the published implementation's.
+differ from the published implementation's, and the largest latent difference of the module path.
 
 Speed is seconds of audio encoded per CPU-second (x real time) on ONE thread, measured with
 ``time.process_time`` (CPU time, so other load on the machine does not count), best of ``--repeats``.
@@ -38,6 +40,7 @@ inside this script only.
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import sys
 import time
@@ -115,9 +118,28 @@ def encodec(batch: int, seconds: float, repeats: int, fold: bool) -> float:
     return batch * seconds / _cpu_time(run, repeats)
 
 
-def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str, float]:
-    """x real time (median) of the published-layout reference, our pre-change path and ``Codec.encode``
-    on the same weights, plus how many codes differ from the reference's."""
+def _calibration_audio(seconds: float) -> np.ndarray:
+    """Other speech than the timed clips (the asterisk prompts where packaged), to fit the codebooks on."""
+    from uniaudio.audio import load_audio
+
+    parts, n = [], 0
+    for f in sorted(glob.glob("/usr/share/asterisk/sounds/en*/*.wav")):
+        if n >= seconds * 16000:
+            break
+        parts.append(load_audio(f, 16000))
+        n += len(parts[-1])
+    wav = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if len(wav) < seconds * 16000:  # not packaged: the timed speech at another offset and level
+        wav = 0.5 * np.roll(_speech(seconds, 16000), 12345)
+    return wav[: int(seconds * 16000)].astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def published_pair():
+    """The published-layout SoundStream (32 filters, D=256, 12 x 1024) and the same weights imported as a
+    ``Codec``. Random weights, calibrated (``codec.soundstream_ref.calibrate``): with the default init
+    every frame of every clip gets one and the same code per codebook, so counting differing codes
+    would test nothing; calibrated, a 10 s clip uses ~100 distinct codes per codebook."""
     import tempfile
     from pathlib import Path
 
@@ -125,16 +147,24 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
 
     from codec import Codec
     from codec.published import import_codec
-    from codec.soundstream_ref import ReferenceSoundStream
+    from codec.soundstream_ref import ReferenceSoundStream, calibrate
 
     torch.manual_seed(0)
-    ref = ReferenceSoundStream(n_filters=32, D=256).eval()
+    ref = calibrate(ReferenceSoundStream(n_filters=32, D=256).eval(),
+                    torch.from_numpy(_calibration_audio(45.0)).view(1, 1, -1))
     src = Path(tempfile.mkdtemp(prefix="published-"))
     pub_cfg = dict(n_filters=32, D=256, target_bandwidths=[0.5, 1, 1.5, 2, 4, 6], ratios=[8, 5, 4, 2],
                    sample_rate=16000, bins=1024)
     (src / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": pub_cfg}}))
     torch.save({"codec_model": ref.state_dict()}, src / "model.pth")
-    codec = Codec.load(import_codec(src, src / "imported"))
+    return ref, Codec.load(import_codec(src, src / "imported"))
+
+
+def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str, float]:
+    """x real time (median) of the published-layout reference, ``Codec.encode`` (its module path, its
+    unchunked variant, the opt-in ``fast_cpu`` plan, bf16 autocast) on the same weights, plus how many
+    codes differ from the reference's."""
+    ref, codec = published_pair()
     x = torch.from_numpy(np.stack([np.roll(_speech(seconds, 16000), i * 997) for i in range(batch)]))
 
     def published():
@@ -157,7 +187,14 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
         codec.fast_cpu = True
         return codec.encode(x, n_q=3)
 
-    fns = {"published": published, "unchunked": unchunked, "before": before, "ours": after}
+    def bf16():  # bf16 autocast (the GPU setting); fast only where the CPU has AVX-512 BF16 (or AMX)
+        codec.fast_cpu, codec.autocast_dtype = False, torch.bfloat16
+        try:
+            return codec.encode(x, n_q=3)
+        finally:
+            codec.autocast_dtype = None
+
+    fns = {"published": published, "unchunked": unchunked, "before": before, "ours": after, "bf16": bf16}
     outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
@@ -169,7 +206,11 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
     res["codes"] = outs["ours"].numel()
     res["diff_vs_published"] = int((outs["ours"] != outs["published"]).sum())
     res["diff_before_vs_published"] = int((outs["before"] != outs["published"]).sum())
+    res["diff_bf16_vs_published"] = int((outs["bf16"] != outs["published"]).sum())
+    res["distinct_codes"] = len(torch.unique(outs["published"][:, 0]))
     res["chunked_bitwise"] = int(torch.equal(outs["before"], outs["unchunked"]))
+    with torch.no_grad():
+        res["latent_maxdiff"] = float((codec.model.encoder(x.unsqueeze(1)) - ref.encoder(x.unsqueeze(1))).abs().max())
     return res
 
 
@@ -249,8 +290,11 @@ def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list
               f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x; "
               f"{r['before'] / r['unchunked']:.2f}x its unchunked path), "
               f"fast_cpu plan {r['ours']:.1f}x ({r['ours'] / r['published']:.2f}x the published, "
-              f"{r['ours'] / r['before']:.2f}x the module path) real time; codes differing from the published: "
-              f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan) of {r['codes']}; "
+              f"{r['ours'] / r['before']:.2f}x the module path), bf16 autocast {r['bf16']:.1f}x "
+              f"({r['bf16'] / r['published']:.2f}x) real time; codes differing from the published: "
+              f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan), "
+              f"{r['diff_bf16_vs_published']} (bf16) of {r['codes']} ({r['distinct_codes']} distinct codes in codebook 1); "
+              f"latents within {r['latent_maxdiff']:.1e} of the published; "
               f"chunked == unchunked bitwise: {bool(r['chunked_bitwise'])}")
         b = f"{prefix}b{batch}"
         fields += [f"{b}_ratio={r['before'] / r['published']:.2f}", f"{b}_plan_ratio={r['ours'] / r['published']:.2f}",
@@ -258,6 +302,9 @@ def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list
                    f"{b}_plan_xrt={r['ours']:.1f}", f"{b}_published_xrt={r['published']:.1f}",
                    f"{b}_code_diffs={r['diff_vs_published']}/{r['codes']}",
                    f"{b}_module_code_diffs={r['diff_before_vs_published']}/{r['codes']}",
+                   f"{b}_bf16_ratio={r['bf16'] / r['published']:.2f}",
+                   f"{b}_bf16_code_diffs={r['diff_bf16_vs_published']}/{r['codes']}",
+                   f"{b}_distinct_codes={r['distinct_codes']}", f"{b}_module_latent_maxdiff={r['latent_maxdiff']:.1e}",
                    f"{b}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
                    f"{b}_unchunked_xrt={r['unchunked']:.1f}", f"{b}_chunked_bitwise={r['chunked_bitwise']}"]
     return fields

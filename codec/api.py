@@ -100,7 +100,8 @@ class Codec:
         self.cfg = cfg
         self.meta = meta or {}
         #: e.g. torch.bfloat16 for GPU (or AVX-512-BF16 CPU) throughput; codes then differ from fp32
-        #: ones at near-ties (~1 % of codes measured), so a token store should not mix the two.
+        #: ones at near-ties (4 % of the codes of a calibrated full-size codec, 30-70 % of a weakly
+        #: trained one: docs/CODEC.md "Encode speed"), so a token store should not mix the two.
         self.autocast_dtype = autocast_dtype
         #: opt-in: fp32 CPU encode through the time-major plan of codec/fast_encode.py (built on first
         #: use), 3-12 % faster (docs/CODEC.md "Encode speed"); its codes can differ from the default

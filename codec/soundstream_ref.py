@@ -7,7 +7,9 @@ padding extended to whole frames, and the residual VQ computing the full squared
 codebook. This module restates that inference path from the checkpoint format alone (its parameter
 names are the published ``state_dict`` keys, so ``load_state_dict(ckpt["codec_model"])`` fits
 directly); it shares no code with :mod:`codec.seanet`, so it also cross-checks the importer
-(tests/codec/test_published.py runs both against the golden outputs).
+(tests/codec/test_published.py runs both against the golden outputs). :func:`calibrate` turns its
+random weights into an encoder whose codes follow the input, for comparisons that can fail
+(tests/codec/test_published_calibrated.py, the benchmark).
 
 >>> import torch
 >>> ref = ReferenceSoundStream(n_filters=4, D=16).eval()
@@ -197,3 +199,58 @@ class ReferenceSoundStream(nn.Module):
         for layer, idx in zip(self.quantizer.vq.layers, codes):
             z = z + layer._codebook.decode(idx)
         return self.decoder(z)
+
+
+
+@torch.no_grad()
+def calibrate(ref: ReferenceSoundStream, wav: torch.Tensor, seed: int = 0, kmeans_iters: int = 10) -> ReferenceSoundStream:
+    """Give a random-weight ``ref`` an encoder whose latents follow its input, and codebooks fitted to them.
+
+    Why: with PyTorch's default init the published layout's random encoder outputs almost only its
+    biases (its latent varies over time by ~1e-3 of its norm), and its N(0, 1) codebooks lie far from
+    that latent, so every frame gets the same code in every codebook: the golden codes
+    (tests/assets/reference/codec) are one code repeated, and comparing such codes between two
+    encoders says nothing about their arithmetic. Here every encoder conv gets the weight-norm paper's
+    data-dependent init (Salimans & Kingma 2016: ``g`` and the bias set so that its outputs have zero
+    mean and unit variance per channel on ``wav``; one pass, each conv seeing the calibrated ones before
+    it), then codebook k is k-means (seeded with frames sampled without replacement, ``kmeans_iters``
+    Lloyd steps, as EnCodec's codebooks start) of the residual after codebooks 0..k-1: distinct codes
+    with near-ties as a trained codec has them. ``wav [B, 1, T]`` needs at least ``bins`` latent frames
+    (20.5 s at 16 kHz for 1024 codes; a few times more for useful k-means); it should not be the audio
+    encoded afterwards.
+
+    >>> ref = calibrate(ReferenceSoundStream(n_filters=4, D=16, bins=64).eval(), torch.randn(1, 1, 48000))
+    >>> len(torch.unique(ref.encode(torch.randn(1, 1, 16000), 2)[1])) > 10
+    True
+    """
+    def standardise(conv: nn.Module, _inputs, out: torch.Tensor) -> torch.Tensor:
+        y = out.transpose(0, 1).reshape(out.shape[1], -1)
+        mean, std = y.mean(1), y.std(1).clamp_min(1e-8)
+        conv.weight_g.div_(std.view(-1, 1, 1))
+        conv.bias.sub_(mean).div_(std)
+        return (out - mean.view(1, -1, 1)) / std.view(1, -1, 1)  # what the calibrated conv now outputs
+
+    hooks = [m.register_forward_hook(standardise) for m in ref.encoder.modules() if isinstance(m, nn.Conv1d)]
+    try:
+        ref.encoder(wav)
+    finally:
+        for h in hooks:
+            h.remove()
+    z = ref.encoder(wav)
+    residual = z.permute(0, 2, 1).reshape(-1, z.shape[1])
+    gen = torch.Generator().manual_seed(seed)
+    for layer in ref.quantizer.vq.layers:
+        book = layer._codebook
+        bins = book.embed.shape[0]
+        if residual.shape[0] < bins:
+            raise ValueError(f"calibration audio gives {residual.shape[0]} latent frames; {bins} codes need at least as many")
+        book.embed.copy_(residual[torch.randperm(residual.shape[0], generator=gen)[:bins]])
+        for _ in range(kmeans_iters):
+            idx = book.encode(residual.t().unsqueeze(0))[0]
+            count = torch.bincount(idx, minlength=bins)
+            total = torch.zeros_like(book.embed).index_add_(0, idx, residual)
+            used = count > 0  # an empty cluster keeps its code
+            book.embed[used] = total[used] / count[used].unsqueeze(1)
+        book.embed_avg.copy_(book.embed)
+        residual = residual - book.embed[book.encode(residual.t().unsqueeze(0))[0]]
+    return ref
