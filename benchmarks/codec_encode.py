@@ -10,8 +10,13 @@ unfolded, ``nn.Sequential``, ``F.pad``), against the same weights imported with
 arithmetic as before this benchmark existed) and with ``fast_cpu=True`` (the opt-in time-major plan of
 ``codec/fast_encode.py``), and with bf16 autocast. One process, one
 thread, CPU time, the same allocator setting for all, ``--repeats`` alternating rounds,
-median; 1.5 kbps (3 codebooks); batch of one 10 s clip and of 8 x 10 s. It also counts codes that
-differ from the published implementation's, and the largest latent difference of the module path.
+median; 1.5 kbps (3 codebooks); batch of one 10 s clip and of 8 x 10 s. Under glibc's default
+allocator each implementation runs in a fresh process of its own (one warm-up call, then ``--repeats``),
+as in a user's own process: the allocator's mmap threshold adapts to what the process freed before, so
+in one process each implementation's rounds would change the next one's speed (measured: the published
+code from 20.8x to 24.1x real time with the same weights, depending only on what ran before). It also
+counts codes that differ from the published implementation's, and the largest latent difference of the
+module path.
 
 Speed is seconds of audio encoded per CPU-second (x real time) on ONE thread, measured with
 ``time.process_time`` (CPU time, so other load on the machine does not count), best of ``--repeats``.
@@ -134,43 +139,62 @@ def _calibration_audio(seconds: float) -> np.ndarray:
     return wav[: int(seconds * 16000)].astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def published_pair():
-    """The published-layout SoundStream (32 filters, D=256, 12 x 1024) and the same weights imported as a
-    ``Codec``. Random weights, calibrated (``codec.soundstream_ref.calibrate``): with the default init
-    every frame of every clip gets one and the same code per codebook, so counting differing codes
-    would test nothing; calibrated, a 10 s clip uses ~100 distinct codes per codebook."""
-    import tempfile
+def write_calibrated_published(src: str) -> None:
+    """Write ``config.yaml`` + ``model.pth`` of the calibrated published-layout SoundStream (32 filters,
+    D=256, 12 x 1024) into ``src``. Random weights, calibrated (``codec.soundstream_ref.calibrate``): with
+    the default init every frame of every clip gets one and the same code per codebook, so counting
+    differing codes would test nothing; calibrated, a 10 s clip uses ~65 distinct codes in codebook 1."""
     from pathlib import Path
 
     import yaml
 
-    from codec import Codec
-    from codec.published import import_codec
     from codec.soundstream_ref import ReferenceSoundStream, calibrate
 
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     ref = calibrate(ReferenceSoundStream(n_filters=32, D=256).eval(),
                     torch.from_numpy(_calibration_audio(45.0)).view(1, 1, -1))
-    src = Path(tempfile.mkdtemp(prefix="published-"))
     pub_cfg = dict(n_filters=32, D=256, target_bandwidths=[0.5, 1, 1.5, 2, 4, 6], ratios=[8, 5, 4, 2],
                    sample_rate=16000, bins=1024)
-    (src / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": pub_cfg}}))
-    torch.save({"codec_model": ref.state_dict()}, src / "model.pth")
-    return ref, Codec.load(import_codec(src, src / "imported"))
+    (Path(src) / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": pub_cfg}}))
+    torch.save({"codec_model": ref.state_dict()}, Path(src) / "model.pth")
 
 
-def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str, float]:
-    """x real time (median) of the published-layout reference, ``Codec.encode`` (its module path, its
-    unchunked variant, the opt-in ``fast_cpu`` plan, bf16 autocast) on the same weights, plus how many
-    codes differ from the reference's."""
-    ref, codec = published_pair()
-    x = torch.from_numpy(np.stack([np.roll(_speech(seconds, 16000), i * 997) for i in range(batch)]))
+@functools.lru_cache(maxsize=1)
+def calibrated_dir() -> str:
+    """A folder with the calibrated published-layout checkpoint, written by a child process (its large
+    calibration buffers stay out of this process's allocator)."""
+    import multiprocessing
+    import tempfile
 
+    src = tempfile.mkdtemp(prefix="published-")
+    child = multiprocessing.get_context("spawn").Process(target=write_calibrated_published, args=(src,))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"calibrating the published-layout codec failed (exit code {child.exitcode})")
+    return src
+
+
+def load_pair(src: str):
+    """(the published-layout reference, the same weights imported as a ``Codec``) from ``src``."""
+    from pathlib import Path
+
+    from codec import Codec
+    from codec.published import import_codec
+    from codec.soundstream_ref import ReferenceSoundStream
+
+    ref = ReferenceSoundStream(n_filters=32, D=256).eval()
+    ref.load_state_dict(torch.load(Path(src) / "model.pth", weights_only=True)["codec_model"])
+    return ref, Codec.load(import_codec(Path(src), Path(src) / f"imported-{id(ref)}"))
+
+
+def implementations(ref, codec, x: torch.Tensor) -> dict:
+    """name -> a call that encodes ``x [B, T]`` at 1.5 kbps and returns codes ``[B, 3, F]``."""
     def published():
         return ref.encode(x.unsqueeze(1), 3).permute(1, 0, 2)
 
-    def before():
+    def before():  # Codec.encode as shipped (the module path, chunked where it applies)
         codec.fast_cpu = False
         return codec.encode(x, n_q=3)
 
@@ -183,7 +207,7 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
         finally:
             chunked_encode.ENABLED = True
 
-    def after():
+    def after():  # the opt-in fast_cpu plan
         codec.fast_cpu = True
         return codec.encode(x, n_q=3)
 
@@ -194,15 +218,55 @@ def published_side_by_side(batch: int, seconds: float, repeats: int) -> dict[str
         finally:
             codec.autocast_dtype = None
 
-    fns = {"published": published, "unchunked": unchunked, "before": before, "ours": after, "bf16": bf16}
-    outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    return {"published": published, "unchunked": unchunked, "before": before, "ours": after, "bf16": bf16}
+
+
+def _clips(batch: int, seconds: float) -> torch.Tensor:
+    return torch.from_numpy(np.stack([np.roll(_speech(seconds, 16000), i * 997) for i in range(batch)]))
+
+
+def time_one(name: str, src: str, batch: int, seconds: float, repeats: int) -> float:
+    """x real time (median of ``repeats`` after one warm-up call) of one implementation, in this process."""
+    ref, codec = load_pair(src)
+    fn = implementations(ref, codec, _clips(batch, seconds))[name]
+    fn()
+    times = []
     for _ in range(repeats):
-        for k, f in fns.items():
-            t0 = time.process_time()
-            f()
-            times[k].append(time.process_time() - t0)
-    res = {k: batch * seconds / float(np.median(v)) for k, v in times.items()}
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return batch * seconds / float(np.median(times))
+
+
+def _time_in_fresh_process(name: str, batch: int, seconds: float, repeats: int) -> float:
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--time-one", name, "--model-dir", calibrated_dir(),
+                          "--batch", str(batch), "--seconds", str(seconds), "--repeats", str(repeats)],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+def published_side_by_side(batch: int, seconds: float, repeats: int, fresh_processes: bool = False) -> dict[str, float]:
+    """x real time (median) of the published-layout reference and ``Codec.encode`` (its module path, its
+    unchunked variant, the opt-in ``fast_cpu`` plan, bf16 autocast) on the same weights, plus how many
+    codes differ from the reference's. ``fresh_processes``: each implementation timed in a process of
+    its own (glibc's default allocator adapts its mmap threshold to what the process freed before, so
+    under it one implementation's rounds change the next one's speed); otherwise alternating rounds here."""
+    ref, codec = load_pair(calibrated_dir())
+    x = _clips(batch, seconds)
+    fns = implementations(ref, codec, x)
+    outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
+    if fresh_processes:
+        res = {k: _time_in_fresh_process(k, batch, seconds, repeats) for k in fns}
+    else:
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(repeats):
+            for k, f in fns.items():
+                t0 = time.process_time()
+                f()
+                times[k].append(time.process_time() - t0)
+        res = {k: batch * seconds / float(np.median(v)) for k, v in times.items()}
     res["codes"] = outs["ours"].numel()
     res["diff_vs_published"] = int((outs["ours"] != outs["published"]).sum())
     res["diff_before_vs_published"] = int((outs["before"] != outs["published"]).sum())
@@ -227,8 +291,13 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU path)")
     ap.add_argument("--hours", type=float, default=1.0, help="GPU path: total audio per timed pass")
     ap.add_argument("--published-only", action="store_true", help="only the side-by-side with the published SoundStream")
+    ap.add_argument("--time-one", help=argparse.SUPPRESS)  # child process: time one implementation
+    ap.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.time_one:
+        print(f"XRT {time_one(args.time_one, args.model_dir, args.batch, args.seconds, args.repeats):.4f}")
+        return
     if args.device != "cpu":
         batch = max(1, int(args.hours * 3600 / args.seconds))
         xrt = ours(batch, args.seconds, args.repeats, args.device, args.bf16)
@@ -262,16 +331,15 @@ def main() -> None:
 
 
 def _published(args: argparse.Namespace) -> None:
-    """Both allocator settings, the same for all implementations: glibc's default first (what a user's
-    own Python process has; only when nothing applied the tuning yet, i.e. with --published-only), then
-    ``keep_freed_memory()`` (what ``uniaudio codec encode`` and the tokenization actors apply)."""
+    """Both allocator settings, the same for all implementations: glibc's default (what a user's own
+    Python process has), each implementation in a fresh process of its own, then ``keep_freed_memory()``
+    (what ``uniaudio codec encode`` and the tokenization actors apply), alternating rounds in this one."""
     from uniaudio import allocator
 
     fields = [f"host_sgemm_gmacs={host_sgemm_gmacs():.1f}"]
-    if allocator.applied() is None:
-        fields += _published_fields(args, "defalloc_", "glibc default allocator")
+    fields += _published_fields(args, "defalloc_", "glibc default allocator, a fresh process each")
     allocator.keep_freed_memory()
-    fields += _published_fields(args, "", "keep_freed_memory()")
+    fields += _published_fields(args, "", "keep_freed_memory(), alternating rounds")
     print("BENCH codec_encode_vs_published " + " ".join(fields))
 
 
@@ -285,8 +353,8 @@ def host_sgemm_gmacs() -> float:
 def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list[str]:
     fields = []
     for batch in (1, 8):
-        r = published_side_by_side(batch, args.seconds, args.repeats)
-        print(f"published layout, {batch} x {args.seconds:.0f}s, {alloc}, median of {args.repeats} alternating rounds: "
+        r = published_side_by_side(batch, args.seconds, args.repeats, fresh_processes=prefix == "defalloc_")
+        print(f"published layout, {batch} x {args.seconds:.0f}s, {alloc}, median of {args.repeats}: "
               f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x; "
               f"{r['before'] / r['unchunked']:.2f}x its unchunked path), "
               f"fast_cpu plan {r['ours']:.1f}x ({r['ours'] / r['published']:.2f}x the published, "
