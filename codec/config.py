@@ -260,7 +260,7 @@ def _recipe2(cfg: CodecConfig, **loss) -> CodecConfig:
 def _tiny() -> CodecConfig:
     """Recipe 2 at the tiny size: narrow MPD/MRD, a 3-scale mel loss (64, 256, 1024-sample windows) and
     0.5-0.8 s crops (DAC trains on 0.38 s): a step costs ~0.3 CPU-s instead of ~0.45 with 1-1.5 s crops and
-    5 mel scales, at about the same learning per CPU-second (docs/CODEC.md "Training recipes", run 3): what
+    5 mel scales, at about the same learning per CPU-second (docs/CODEC_LOG.md, run 3): what
     a fixed-step run such as the demo's needs."""
     kw = _tiny_model()
     kw["train"].crop_min_s, kw["train"].crop_max_s = 0.5, 0.8
