@@ -95,3 +95,28 @@ def test_calibrate_needs_a_frame_per_code():
     ref = ReferenceSoundStream(n_filters=4, D=16, bins=64).eval()
     with pytest.raises(ValueError, match="64 codes need at least as many"):
         calibrate(ref, torch.randn(1, 1, 320 * 40))
+
+
+@pytest.mark.parametrize("fast_cpu", [False, True], ids=["default", "fast_cpu"])
+def test_batched_and_short_items_match_published(calibrated, speech, fast_cpu):
+    """Per-item end padding, items shorter than a conv's padding included (the published zero-extension
+    rule): each item of a ragged batch gets the codes the published code gives it alone."""
+    ref, codec, _ = calibrated
+    lens = [48000, 16123, 9001, 700, 330]
+    batch = torch.zeros(len(lens), max(lens))
+    for i, n in enumerate(lens):
+        batch[i, :n] = torch.from_numpy(speech[7000 * i: 7000 * i + n])
+    try:
+        codec.fast_cpu = fast_cpu
+        codes = codec.encode(batch, lengths=torch.tensor(lens), n_q=12)
+    finally:
+        codec.fast_cpu = False
+    differ = total = 0
+    for i, n in enumerate(lens):
+        want = ref.encode(batch[i, :n].view(1, 1, -1), 12)[:, 0]
+        frames = -(-n // 320)
+        assert want.shape == (12, frames)
+        differ += int((codes[i, :, :frames] != want).sum())
+        total += want.numel()
+        assert bool((codes[i, :, frames:] == -1).all())
+    assert differ <= total // 10_000, (differ, total)  # 2,820 codes: none may differ
