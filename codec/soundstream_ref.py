@@ -201,7 +201,6 @@ class ReferenceSoundStream(nn.Module):
         return self.decoder(z)
 
 
-
 @torch.no_grad()
 def calibrate(ref: ReferenceSoundStream, wav: torch.Tensor, seed: int = 0, kmeans_iters: int = 10) -> ReferenceSoundStream:
     """Give a random-weight ``ref`` an encoder whose latents follow its input, and codebooks fitted to them.
