@@ -39,7 +39,8 @@ inside this script only.
 
     .venv/bin/python benchmarks/codec_encode.py            # BENCH codec_encode_vs_published ..., BENCH codec_encode ...
     .venv/bin/python benchmarks/codec_encode.py --published-only
-    .venv/bin/python benchmarks/codec_encode.py --device cuda --bf16 --hours 1   # GPU: batched bf16
+    .venv/bin/python benchmarks/codec_encode.py --device cuda --bf16 --hours 1   # GPU: batched bf16, then the codes' agreement with the CPU
+    .venv/bin/python benchmarks/codec_encode.py --agreement    # the agreement check alone (here: CPU vs CPU)
 """
 
 from __future__ import annotations
@@ -176,8 +177,8 @@ def calibrated_dir() -> str:
     return src
 
 
-def load_pair(src: str):
-    """(the published-layout reference, the same weights imported as a ``Codec``) from ``src``."""
+def load_pair(src: str, device: str = "cpu"):
+    """(the published-layout reference, the same weights imported as a ``Codec`` on ``device``) from ``src``."""
     from pathlib import Path
 
     from codec import Codec
@@ -186,7 +187,32 @@ def load_pair(src: str):
 
     ref = ReferenceSoundStream(n_filters=32, D=256).eval()
     ref.load_state_dict(torch.load(Path(src) / "model.pth", weights_only=True)["codec_model"])
-    return ref, Codec.load(import_codec(Path(src), Path(src) / f"imported-{id(ref)}"))
+    return ref, Codec.load(import_codec(Path(src), Path(src) / f"imported-{id(ref)}"), device=device)
+
+
+def device_agreement(device: str, seconds: float, batch: int = 8) -> dict[str, int]:
+    """Codes differing from the fp32 CPU encode when the calibrated codec encodes the same ``batch`` clips on
+    ``device``: fp32 as PyTorch sets it up (cuDNN convs in TF32), fp32 with cuDNN's TF32 off, bf16 autocast.
+    On a GPU node this says whether its tokens can share a store with a CPU node's (docs/CODEC.md)."""
+    from torch.backends import cudnn
+
+    x = _clips(batch, seconds)
+    want = load_pair(calibrated_dir())[1].encode(x, n_q=3)
+    codec = load_pair(calibrated_dir(), device)[1]
+
+    def differ() -> int:
+        return int((codec.encode(x, n_q=3).cpu() != want).sum())
+
+    res = {"codes": want.numel(), "fp32": differ()}
+    saved = cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision
+    cudnn.conv.fp32_precision = cudnn.rnn.fp32_precision = "ieee"
+    try:
+        res["fp32_ieee"] = differ()
+    finally:
+        cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision = saved
+    codec.autocast_dtype = torch.bfloat16
+    res["bf16"] = differ()
+    return res
 
 
 def implementations(ref, codec, x: torch.Tensor) -> dict:
@@ -291,6 +317,9 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU path)")
     ap.add_argument("--hours", type=float, default=1.0, help="GPU path: total audio per timed pass")
     ap.add_argument("--published-only", action="store_true", help="only the side-by-side with the published SoundStream")
+    ap.add_argument("--agreement", action="store_true",
+                    help="only the codes of --device vs the fp32 CPU encode (fp32, fp32 without TF32, bf16); "
+                         "the GPU mode prints it too")
     ap.add_argument("--time-one", help=argparse.SUPPRESS)  # child process: time one implementation
     ap.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -298,11 +327,15 @@ def main() -> None:
     if args.time_one:
         print(f"XRT {time_one(args.time_one, args.model_dir, args.batch, args.seconds, args.repeats):.4f}")
         return
-    if args.device != "cpu":
+    if args.device != "cpu" and not args.agreement:
         batch = max(1, int(args.hours * 3600 / args.seconds))
         xrt = ours(batch, args.seconds, args.repeats, args.device, args.bf16)
         print(f"ours on {args.device}: {batch} x {args.seconds:.0f}s per pass, {xrt:,.0f}x real time")
         print(f"BENCH codec_encode_gpu ours_xrt={xrt:.0f} batch={batch} bf16={int(args.bf16)}")
+    if args.device != "cpu" or args.agreement:
+        r = device_agreement(args.device, args.seconds)
+        print(f"BENCH codec_encode_device_agreement device={args.device} " + " ".join(
+            f"{k}_code_diffs={r[k]}/{r['codes']}" for k in ("fp32", "fp32_ieee", "bf16")))
         return
     if args.published_only:
         _published(args)
