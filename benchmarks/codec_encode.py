@@ -11,7 +11,8 @@ arithmetic as before this benchmark existed) and with ``fast_cpu=True`` (the opt
 ``codec/fast_encode.py``), and with bf16 autocast. One process, one
 thread, CPU time, the same allocator setting for all, ``--repeats`` alternating rounds,
 median; 1.5 kbps (3 codebooks); batch of one 10 s clip and of 8 x 10 s. Under glibc's default
-allocator each implementation runs in a fresh process of its own (one warm-up call, then ``--repeats``),
+allocator each implementation runs in ``--fresh-runs`` fresh processes of its own (interleaved rounds;
+one warm-up call, then ``--repeats``; the median, and each round's ratio as ``*_ratio_runs``),
 as in a user's own process: the allocator's mmap threshold adapts to what the process freed before, so
 in one process each implementation's rounds would change the next one's speed (measured with the same
 weights: the published code at 20.8x real time in rounds with three other arms, 24.4x beside ours alone). It also
@@ -273,18 +274,25 @@ def _time_in_fresh_process(name: str, batch: int, seconds: float, repeats: int) 
     return float(out.split()[-1])
 
 
-def published_side_by_side(batch: int, seconds: float, repeats: int, fresh_processes: bool = False) -> dict[str, float]:
+def published_side_by_side(batch: int, seconds: float, repeats: int, fresh_runs: int = 0) -> dict:
     """x real time (median) of the published-layout reference and ``Codec.encode`` (its module path, its
     unchunked variant, the opt-in ``fast_cpu`` plan, bf16 autocast) on the same weights, plus how many
-    codes differ from the reference's. ``fresh_processes``: each implementation timed in a process of
-    its own (glibc's default allocator adapts its mmap threshold to what the process freed before, so
-    under it one implementation's rounds change the next one's speed); otherwise alternating rounds here."""
+    codes differ from the reference's. ``fresh_runs`` > 0: each implementation timed in that many fresh
+    processes of its own, interleaved (glibc's default allocator adapts its mmap threshold to what the
+    process freed before, so under it one implementation's rounds change the next one's speed, and even a
+    fresh process's speed varies from run to run: ``ratios`` holds each round's ours / published);
+    otherwise alternating rounds here."""
     ref, codec = load_pair(calibrated_dir())
     x = _clips(batch, seconds)
     fns = implementations(ref, codec, x)
     outs = {k: f() for k, f in fns.items()}  # warm-up, and the codes to compare
-    if fresh_processes:
-        res = {k: _time_in_fresh_process(k, batch, seconds, repeats) for k in fns}
+    if fresh_runs:
+        runs: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(fresh_runs):
+            for k in fns:
+                runs[k].append(_time_in_fresh_process(k, batch, seconds, repeats))
+        res: dict = {k: float(np.median(v)) for k, v in runs.items()}
+        res["ratios"] = [o / p for o, p in zip(runs["before"], runs["published"])]
     else:
         times: dict[str, list[float]] = {k: [] for k in fns}
         for _ in range(repeats):
@@ -293,6 +301,7 @@ def published_side_by_side(batch: int, seconds: float, repeats: int, fresh_proce
                 f()
                 times[k].append(time.process_time() - t0)
         res = {k: batch * seconds / float(np.median(v)) for k, v in times.items()}
+        res["ratios"] = []
     res["codes"] = outs["ours"].numel()
     res["diff_vs_published"] = int((outs["ours"] != outs["published"]).sum())
     res["diff_before_vs_published"] = int((outs["before"] != outs["published"]).sum())
@@ -320,9 +329,13 @@ def main() -> None:
     ap.add_argument("--agreement", action="store_true",
                     help="only the codes of --device vs the fp32 CPU encode (fp32, fp32 without TF32, bf16); "
                          "the GPU mode prints it too")
+    ap.add_argument("--fresh-runs", type=int, default=3,
+                    help="default-allocator timing: fresh processes per implementation (interleaved rounds)")
     ap.add_argument("--time-one", help=argparse.SUPPRESS)  # child process: time one implementation
     ap.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.fresh_runs < 1:
+        ap.error("--fresh-runs must be >= 1")
     torch.set_num_threads(1)
     if args.time_one:
         print(f"XRT {time_one(args.time_one, args.model_dir, args.batch, args.seconds, args.repeats):.4f}")
@@ -386,7 +399,7 @@ def host_sgemm_gmacs() -> float:
 def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list[str]:
     fields = []
     for batch in (1, 8):
-        r = published_side_by_side(batch, args.seconds, args.repeats, fresh_processes=prefix == "defalloc_")
+        r = published_side_by_side(batch, args.seconds, args.repeats, args.fresh_runs if prefix == "defalloc_" else 0)
         print(f"published layout, {batch} x {args.seconds:.0f}s, {alloc}, median of {args.repeats}: "
               f"published {r['published']:.1f}x, Codec.encode {r['before']:.1f}x ({r['before'] / r['published']:.2f}x; "
               f"{r['before'] / r['unchunked']:.2f}x its unchunked path), "
@@ -396,7 +409,8 @@ def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list
               f"{r['diff_before_vs_published']} (module path), {r['diff_vs_published']} (plan), "
               f"{r['diff_bf16_vs_published']} (bf16) of {r['codes']} ({r['distinct_codes']} distinct codes in codebook 1); "
               f"latents within {r['latent_maxdiff']:.1e} of the published; "
-              f"chunked == unchunked bitwise: {bool(r['chunked_bitwise'])}")
+              f"chunked == unchunked bitwise: {bool(r['chunked_bitwise'])}"
+              + (f"; ours / published per fresh-process round: {', '.join(f'{v:.2f}' for v in r['ratios'])}" if r["ratios"] else ""))
         b = f"{prefix}b{batch}"
         fields += [f"{b}_ratio={r['before'] / r['published']:.2f}", f"{b}_plan_ratio={r['ours'] / r['published']:.2f}",
                    f"{b}_plan_vs_module={r['ours'] / r['before']:.2f}", f"{b}_module_xrt={r['before']:.1f}",
@@ -408,6 +422,8 @@ def _published_fields(args: argparse.Namespace, prefix: str, alloc: str) -> list
                    f"{b}_distinct_codes={r['distinct_codes']}", f"{b}_module_latent_maxdiff={r['latent_maxdiff']:.1e}",
                    f"{b}_chunked_vs_unchunked={r['before'] / r['unchunked']:.3f}",
                    f"{b}_unchunked_xrt={r['unchunked']:.1f}", f"{b}_chunked_bitwise={r['chunked_bitwise']}"]
+        if r["ratios"]:
+            fields.append(f"{b}_ratio_runs={','.join(f'{v:.2f}' for v in r['ratios'])}")
     return fields
 
 
