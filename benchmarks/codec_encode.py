@@ -52,6 +52,7 @@ import glob
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -142,30 +143,25 @@ def _calibration_audio(seconds: float) -> np.ndarray:
 
 
 def write_calibrated_published(src: str) -> None:
-    """Write ``config.yaml`` + ``model.pth`` of the calibrated published-layout SoundStream (32 filters,
-    D=256, 12 x 1024) into ``src``. Random weights, calibrated (``codec.soundstream_ref.calibrate``): with
-    the default init every frame of every clip gets one and the same code per codebook, so counting
-    differing codes would test nothing; calibrated, a 10 s clip uses ~65 distinct codes in codebook 1."""
-    from pathlib import Path
-
-    import yaml
-
+    """Write the calibrated published-layout SoundStream (32 filters, D=256, 12 x 1024) into ``src`` in the
+    published format, and its import into ``src/imported``. Random weights, calibrated
+    (``codec.soundstream_ref.calibrate``): with the default init every frame of every clip gets one and the
+    same code per codebook, so counting differing codes would test nothing; calibrated, a 10 s clip uses
+    ~65 distinct codes in codebook 1."""
+    from codec.published import import_codec
     from codec.soundstream_ref import ReferenceSoundStream, calibrate
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ref = calibrate(ReferenceSoundStream(n_filters=32, D=256).eval(),
                     torch.from_numpy(_calibration_audio(45.0)).view(1, 1, -1))
-    pub_cfg = dict(n_filters=32, D=256, target_bandwidths=[0.5, 1, 1.5, 2, 4, 6], ratios=[8, 5, 4, 2],
-                   sample_rate=16000, bins=1024)
-    (Path(src) / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": pub_cfg}}))
-    torch.save({"codec_model": ref.state_dict()}, Path(src) / "model.pth")
+    import_codec(ref.save(src), Path(src) / "imported")
 
 
 @functools.lru_cache(maxsize=1)
 def calibrated_dir() -> str:
-    """A folder with the calibrated published-layout checkpoint, written by a child process (its large
-    calibration buffers stay out of this process's allocator)."""
+    """A folder with the calibrated published-layout checkpoint and its import, written by a child process
+    (its large calibration buffers stay out of this process's allocator)."""
     import multiprocessing
     import tempfile
 
@@ -180,15 +176,12 @@ def calibrated_dir() -> str:
 
 def load_pair(src: str, device: str = "cpu"):
     """(the published-layout reference, the same weights imported as a ``Codec`` on ``device``) from ``src``."""
-    from pathlib import Path
-
     from codec import Codec
-    from codec.published import import_codec
     from codec.soundstream_ref import ReferenceSoundStream
 
     ref = ReferenceSoundStream(n_filters=32, D=256).eval()
     ref.load_state_dict(torch.load(Path(src) / "model.pth", weights_only=True)["codec_model"])
-    return ref, Codec.load(import_codec(Path(src), Path(src) / f"imported-{id(ref)}"), device=device)
+    return ref, Codec.load(Path(src) / "imported", device=device)
 
 
 def device_agreement(device: str, seconds: float, batch: int = 8) -> dict[str, int]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -182,6 +183,22 @@ class ReferenceSoundStream(nn.Module):
         self.encoder = _Encoder(n_filters, D, list(ratios))
         self.quantizer = _Quantizer(D, bins, n_q)
         self.decoder = _Decoder(n_filters, D, list(ratios))
+        # the release's bitrate list, up to what n_q codebooks give (0.5 kbps each)
+        bandwidths = [0.5 * k for k in (1, 2, 3, 4, 8, 12) if k <= n_q]
+        self.published_config = dict(n_filters=n_filters, D=D, target_bandwidths=bandwidths, ratios=list(ratios),
+                                     sample_rate=16000, bins=bins)
+
+    def save(self, dst: str | Path) -> Path:
+        """Write this model as the published code lays a codec out: ``config.yaml`` (``generator: {name:
+        SoundStream, config: ...}``) and ``model.pth`` (``{"codec_model": state_dict}``) in ``dst``."""
+        import yaml
+
+        dst = Path(dst)
+        dst.mkdir(parents=True, exist_ok=True)
+        doc = {"generator": {"name": "SoundStream", "config": self.published_config}}
+        (dst / "config.yaml").write_text(yaml.safe_dump(doc))
+        torch.save({"codec_model": self.state_dict()}, dst / "model.pth")
+        return dst
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor, n_q: int) -> torch.Tensor:

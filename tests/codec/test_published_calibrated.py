@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from codec import Codec
@@ -41,10 +40,7 @@ def calibrated(tmp_path_factory, asterisk_files) -> tuple[ReferenceSoundStream, 
     torch.manual_seed(0)
     wav = _calibration_wav(asterisk_files)
     ref = calibrate(ReferenceSoundStream(n_filters=4, D=16).eval(), wav)
-    src = tmp_path_factory.mktemp("published")
-    cfg = dict(n_filters=4, D=16, target_bandwidths=[1.5, 6], ratios=[8, 5, 4, 2], sample_rate=16000, bins=1024)
-    (src / "config.yaml").write_text(yaml.safe_dump({"generator": {"name": "SoundStream", "config": cfg}}))
-    torch.save({"codec_model": ref.state_dict()}, src / "model.pth")
+    src = ref.save(tmp_path_factory.mktemp("published"))
     return ref, Codec.load(import_codec(src, src / "imported")), wav
 
 
