@@ -145,7 +145,13 @@ class CodecTrainer:
             else:
                 skipped += 1
             metrics.update({"loss/discriminator": d_loss.detach().item(), "grad_norm/discriminator": d_norm.item()})
-        self.sched_d.step()
+            self.sched_d.step()
+        else:
+            # the D schedule follows the global step (a late D starts at the LR of its first step), so it
+            # advances before D's first update: PyTorch's "scheduler before optimizer" warning is expected
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                self.sched_d.step()
         t_disc = time.perf_counter() - t_disc
 
         parts = self.recon(y_hat, wav)

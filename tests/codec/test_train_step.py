@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -64,6 +65,25 @@ def test_resume_is_exact(batches, tmp_path):
     for va, vb in zip(a.disc.state_dict().values(), b.disc.state_dict().values()):
         assert torch.equal(va, vb)
     assert a.sched_g.get_last_lr() == b.sched_g.get_last_lr()
+
+
+def test_late_discriminator_starts_on_the_global_schedule(batches):
+    """``train.disc_start_step``: no D update or GAN loss before it; D's LR then is the schedule's at that step."""
+    torch.manual_seed(0)
+    cfg = load_config(CodecConfig, overrides=["train.lr=1e-3", "train.disc_start_step=2", "train.warmup_steps=4"],
+                      base=preset("tiny"))
+    t = CodecTrainer(cfg)
+    d0 = [p.detach().clone() for p in t.disc.parameters()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        early = [t.train_step(batches[i]["wav"]) for i in range(2)]
+    assert not [w for w in caught if "lr_scheduler.step" in str(w.message)], [str(w.message) for w in caught]
+    assert all("loss/adversarial" not in m and "loss/discriminator" not in m for m in early)
+    assert all(torch.equal(a, b) for a, b in zip(d0, t.disc.parameters()))
+    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(cfg.train)(2))
+    m = t.train_step(batches[2]["wav"])
+    assert math.isfinite(m["loss/adversarial"]) and math.isfinite(m["loss/discriminator"])
+    assert any(not torch.equal(a, b) for a, b in zip(d0, t.disc.parameters()))
 
 
 def test_schedule_is_per_step_and_bandwidth_is_shared():
