@@ -43,7 +43,8 @@ def test_short_training_lowers_mel_distance(tmp_path, speech_files, asterisk_fil
     lst = tmp_path / "train.txt"
     lst.write_text("\n".join(asterisk_files[:80] + speech_files) + "\n")
     cfg = _cfg("train.steps=80", "train.batch_size=4", "train.crop_max_s=1.0", "train.val_every=40",
-               "train.ckpt_every=40", "train.log_every=20", "train.val_files=4", "train.val_max_s=2.0")
+               "train.ckpt_every=40", "train.log_every=20", "train.val_files=4", "train.val_max_s=2.0",
+               "train.disc_start_step=40")  # both phases of the tiny recipe: reconstruction only, then GAN
     out = tmp_path / "run"
     summary = run_training(cfg, str(lst), out, workers=1, cpus_per_worker=1.0)
     c = MlflowClient(f"sqlite:///{out}/mlflow.db")
@@ -58,6 +59,9 @@ def test_short_training_lowers_mel_distance(tmp_path, speech_files, asterisk_fil
                 "val/pesq_q3", "val/stoi_q3", "val/wer_q3", "time/data_s", "time/generator_s",
                 "time/discriminator_s"):
         assert key in run.data.metrics, key
+    gan_steps = [m.step for m in c.get_metric_history(summary.run_id, "loss/discriminator")]
+    recon_steps = [m.step for m in c.get_metric_history(summary.run_id, "loss/multi_mel")]
+    assert gan_steps and min(gan_steps) >= 40 and min(recon_steps) < 40, (gan_steps, recon_steps)
     arts = [a.path for a in c.list_artifacts(summary.run_id, "samples/step_00000080")]
     assert any(p.endswith("_spectrograms.png") for p in arts) and any(p.endswith("recon_q3.wav") for p in arts)
     assert summary.steps == 80 and summary.metrics["val/mel_distance_q4"] == pytest.approx(last)
@@ -79,7 +83,7 @@ def test_three_steps_with_each_preset(tmp_path, speech_files, monkeypatch, name)
     cfg = load_config(CodecConfig, base=preset(name), overrides=[
         "train.steps=3", "train.batch_size=1", "train.crop_min_s=1.0", "train.crop_max_s=1.0", "train.log_every=1",
         "train.val_files=1", "train.val_max_s=1.0", "train.val_asr=false", "train.sample_artifacts=0",
-        "quantizer.kmeans_iters=2"])
+        "quantizer.kmeans_iters=2", "train.disc_start_step=0"])  # tiny's starts later: every part runs
     summary = run_training(cfg, str(lst), tmp_path / "run", workers=1, cpus_per_worker=1.0)
     assert summary.steps == 3
     run = MlflowClient(f"sqlite:///{tmp_path}/run/mlflow.db").get_run(summary.run_id)
