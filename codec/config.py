@@ -260,9 +260,7 @@ def _recipe2(cfg: CodecConfig, **loss) -> CodecConfig:
 # ~30 CPU-minutes of reconstruction-only steps on one core (0.16 CPU-s each): past the CPU runs of the demo,
 # the tests and codec_learning.py's 20-minute budget; a longer run then trains adversarially
 TINY_DISC_START_STEP = 10_000
-# waveform L1 weight of the tiny recipe (recipe 2's published-size presets keep 2.0): at 2.0 the mel terms
-# (weight 15) drown it and the decoder invents its own phase (SI-SNR ~-40 dB after 20 CPU-min); at 60 it
-# learns the phase within the same budget and every metric gains (docs/CODEC.md, runs 12-13)
+# waveform L1 weight of the tiny recipe (recipe 2's is 2.0, drowned by the mel terms' 15 at CPU budgets: _tiny)
 TINY_WAVEFORM_WEIGHT = 60.0
 
 
