@@ -272,9 +272,9 @@ def _tiny() -> CodecConfig:
 
     The discriminators start at step :data:`TINY_DISC_START_STEP`: their update and the generator's pass
     through them are half of the step, and at CPU budgets the reconstruction losses alone learn more per
-    CPU-second (20 CPU-min: mel 1.154 vs 1.352, STFT 2.141 vs 2.320, STOI 0.667 vs 0.564; docs/CODEC.md run 10).
+    CPU-second (20 CPU-min: mel 1.154 vs 1.352, STFT 2.141 vs 2.320, STOI 0.667 vs 0.564; docs/CODEC_LOG.md run 10).
     The waveform L1 weight is :data:`TINY_WAVEFORM_WEIGHT`, 30x recipe 2's: the phase is learned within CPU
-    budgets (20 CPU-min: SI-SNR -2.0 vs -39.3 dB, mel 1.073 vs 1.159, WER 0.82 vs 1.0; run 12)."""
+    budgets (20 CPU-min: SI-SNR -2.0 vs -39.3 dB, mel 1.073 vs 1.159, WER 0.82 vs 1.0; docs/CODEC.md run 12)."""
     kw = _tiny_model()
     kw["train"].crop_min_s, kw["train"].crop_max_s = 0.5, 0.8
     kw["train"].disc_start_step = TINY_DISC_START_STEP
