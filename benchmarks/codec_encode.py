@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import functools
 import glob
+import os
 import sys
 import time
 import types
@@ -58,10 +59,18 @@ import numpy as np
 import torch
 
 
+def _audio_files(kind: str, packaged: str) -> list[str]:
+    """The benchmark's speech files: under ``$UNIAUDIO_BENCH_AUDIO/<kind>/`` where set (the copy that
+    ``infra/scripts/device_bundle.sh`` takes to a GPU machine without the Debian packages), else the
+    packaged ones."""
+    bundle = os.environ.get("UNIAUDIO_BENCH_AUDIO")
+    return sorted(glob.glob(os.path.join(bundle, kind, "*.wav") if bundle else packaged))
+
+
 def _speech(seconds: float, sr: int) -> np.ndarray:
     from uniaudio.audio import load_audio
 
-    files = sorted(glob.glob("/usr/share/pocketsphinx/test/data/librivox/*.wav"))
+    files = _audio_files("librivox", "/usr/share/pocketsphinx/test/data/librivox/*.wav")
     if files:
         wav = np.concatenate([load_audio(f, sr) for f in files])
     else:  # no packaged speech: a deterministic noise stand-in (speed does not depend on content)
@@ -131,7 +140,7 @@ def _calibration_audio(seconds: float) -> np.ndarray:
     from uniaudio.audio import load_audio
 
     parts, n = [], 0
-    for f in sorted(glob.glob("/usr/share/asterisk/sounds/en*/*.wav")):
+    for f in _audio_files("calibration", "/usr/share/asterisk/sounds/en*/*.wav"):
         if n >= seconds * 16000:
             break
         parts.append(load_audio(f, 16000))

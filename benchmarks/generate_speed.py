@@ -252,7 +252,8 @@ def main() -> None:
             full = not args.gpu and preset == "tiny" and b == 1
             res = bench(preset, b, device, dtype, full, graph=args.gpu and not args.no_graph, frames=args.frames)
             if args.gpu:
-                res["device"] = torch.cuda.get_device_name(device).replace(" ", "_")
+                name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+                res["device"] = name.replace(" ", "_")
             print(f"BENCH generate_speed {fmt(res)}", flush=True)
 
 
