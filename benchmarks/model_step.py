@@ -40,9 +40,8 @@ try:  # the model config is pydantic; bare GPU images may lack it (and have no n
     import pydantic  # noqa: F401
     import yaml  # noqa: F401
 except ImportError as err:
-    sys.exit(f"{err}. Install pydantic/pyyaml first; offline: on a networked box run `pip download pydantic pyyaml "
-             "--python-version 3.12 --platform manylinux2014_x86_64 --only-binary=:all: -d wheels`, carry wheels/, "
-             "then `pip install --no-index wheels/*.whl` on the GPU machine.")
+    sys.exit(f"{err}. Install pydantic/pyyaml first; on a GPU machine without network, run this through "
+             "benchmarks/device_suite.sh with the wheels of infra/scripts/device_bundle.sh (docs/CONTRIBUTING.md).")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
